@@ -1,0 +1,54 @@
+# Seawall: `make demo` installs and runs the drill on the built-in demo stack; `make test` installs
+# what the tests need (Python packages and Debian packages) and runs lint, types and tests.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV     := $(BIN)/uv
+
+.PHONY: install install-dev system-deps services demo test lint typecheck unit bench lock clean
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==0.13.9
+
+install: $(UV)
+	$(UV) pip sync --quiet --python $(BIN)/python requirements.lock
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+
+install-dev: $(UV)
+	$(UV) pip sync --quiet --python $(BIN)/python requirements-dev.lock
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+
+system-deps:
+	bash scripts/system-deps.sh
+
+services:
+	bash scripts/services.sh
+
+demo: install
+	$(BIN)/seawall demo
+
+lint: install-dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install-dev
+	$(BIN)/mypy
+
+unit: install-dev
+	$(BIN)/pytest -m "not integration and not engine" -q
+
+test: system-deps services install-dev lint typecheck
+	$(BIN)/pytest -q
+
+bench: install-dev
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/probes.py
+
+lock: $(UV)
+	$(UV) pip compile --quiet --python-version 3.11 pyproject.toml -o requirements.lock
+	$(UV) pip compile --quiet --python-version 3.11 pyproject.toml --extra dev -o requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
