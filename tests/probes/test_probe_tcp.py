@@ -1,0 +1,43 @@
+"""The tcp probe against a real listening socket and a closed port."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+
+from seawall.config.probes import ProbeSpec
+from seawall.probes import ProbeResult, Status, run_probe
+
+pytestmark = pytest.mark.integration
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_listening_port_passes() -> None:
+    async def main() -> ProbeResult:
+        server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            return await run_probe(ProbeSpec.model_validate({"tcp": f"127.0.0.1:{port}"}))
+
+    result = asyncio.run(main())
+    assert result.status is Status.PASS
+    assert result.detail.startswith("connected to 127.0.0.1:")
+
+
+def test_a_closed_port_fails_as_connection_refused() -> None:
+    result = asyncio.run(run_probe(ProbeSpec.model_validate({"tcp": closed_port()})))
+    assert (result.status, result.detail) == (Status.FAIL, "connection refused")
+    assert result.observed == {"kind": "tcp"}
+
+
+def test_an_unresolvable_host_fails_readably() -> None:
+    spec = ProbeSpec.model_validate({"tcp": "seawall-nohost.invalid:80"})
+    result = asyncio.run(run_probe(spec))
+    assert (result.status, result.detail) == (Status.FAIL, "cannot resolve host 'seawall-nohost.invalid'")
