@@ -59,7 +59,8 @@ class RestartPolicy(Frozen):
         if data is False:
             return {"policy": "no"}
         if isinstance(data, str):
-            return {"policy": "on-failure" if data == "unless-stopped" else data}
+            # compose's unless-stopped: a component stopped on purpose is never restarted anyway
+            return {"policy": "always", "max_retries": None} if data == "unless-stopped" else {"policy": data}
         return data
 
 

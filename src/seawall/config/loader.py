@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from seawall.config.interpolate import MissingVariable, interpolate
+from seawall.config.probes import CommandCheck
 from seawall.config.stack import StackConfig
 from seawall.config.yamlfile import KeyPath, format_key, line_of, read_yaml
 from seawall.errors import ConfigError
@@ -77,7 +78,30 @@ def load_stack(path: Path | None = None, *, environ: Mapping[str, str] | None = 
             key=format_key(exc.path),
             hint=f"set {exc.name} in the environment or in {file.parent / '.env'}",
         ) from None
-    return validate(data, file, lines).bind(file.parent, file)
+    return _anchor_commands(validate(data, file, lines), file.parent).bind(file.parent, file)
+
+
+def _anchor_commands(stack: StackConfig, root: Path) -> StackConfig:
+    """Resolve command probes' working directories against the stack directory, not the caller's cwd."""
+
+    def anchored(check: CommandCheck) -> CommandCheck:
+        return check.model_copy(update={"cwd": str((root / (check.cwd or ".")).resolve())})
+
+    components = {}
+    for name, comp in stack.components.items():
+        roles = {
+            role: spec.model_copy(update={"command": anchored(spec.command)})
+            for role, spec in comp.probes.items()
+            if spec.command is not None
+        }
+        cwd = str((root / (comp.cwd or ".")).resolve())
+        probes = comp.probes.model_copy(update=roles) if roles else comp.probes
+        components[name] = comp.model_copy(update={"probes": probes, "cwd": cwd})
+    smoke = [
+        c.model_copy(update={"command": anchored(c.command)}) if c.command is not None else c
+        for c in stack.smoke
+    ]
+    return stack.model_copy(update={"components": components, "smoke": smoke})
 
 
 def validate(data: Any, file: Path | str, lines: dict[KeyPath, int]) -> StackConfig:

@@ -1,9 +1,10 @@
-"""Runtimes: how components are run (local processes now; compose and Kubernetes behind the same Protocol)."""
+"""Runtimes: how components are run (local processes, compose projects; later Kubernetes), one Protocol."""
 
 from __future__ import annotations
 
 from seawall.config import StackConfig
 from seawall.errors import UserError
+from seawall.runtime._process import command_problem
 from seawall.runtime.base import ComponentStatus, LimitState, Runtime, RuntimeFactory, State
 from seawall.runtime.local import LocalRuntime, daemon_pid, ensure_daemon, shutdown_daemon
 
@@ -23,7 +24,10 @@ def get_runtime(stack: StackConfig) -> Runtime:
 
 
 def shutdown(stack: StackConfig) -> bool:
-    """Stop the stack's supervisor, if its runtime has one (``seawall down`` of everything)."""
+    """Stop the stack's supervisor, if its runtime has one (``seawall down`` of everything).
+
+    The compose runtime has none: the engine supervises the containers, so this is a no-op there.
+    """
     if stack.runtime != "local":
         return False
     return shutdown_daemon(stack)
@@ -37,6 +41,7 @@ __all__ = [
     "Runtime",
     "RuntimeFactory",
     "State",
+    "command_problem",
     "daemon_pid",
     "ensure_daemon",
     "get_runtime",

@@ -1,0 +1,80 @@
+"""Commands that check a stack without changing it: doctor, smoke, storage."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from seawall.cli.context import console, options
+from seawall.cli.render import mark, ms, print_json, table
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+Json = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+
+
+def render_doctor(report: Any, out: Console) -> None:
+    """One line per check with a mark; failures and warnings carry their hint."""
+    for check in report.checks:
+        line = f"{mark(check.status)} {check.name}: {check.detail}"
+        if check.hint and check.status != "ok":
+            line += f"\n    [dim]{check.hint}[/]"
+        out.print(line)
+
+
+def doctor(ctx: typer.Context, json_out: Json = False) -> None:
+    """Preflight: tools and versions, ports, disk, memory, config, runtime. Exit 1 if a check fails."""
+    from seawall.ops.doctor import run_doctor
+
+    opts = options(ctx)
+    report = run_doctor(opts.stack(), opts.runtime())
+    if json_out:
+        print_json(report.to_dict())
+    else:
+        out = console()
+        render_doctor(report, out)
+        fails = sum(c.status == "fail" for c in report.checks)
+        warns = sum(c.status == "warn" for c in report.checks)
+        out.print(f"{len(report.checks)} checks: {fails} failed, {warns} warnings")
+    raise typer.Exit(report.exit_code)
+
+
+def smoke(ctx: typer.Context, json_out: Json = False) -> None:
+    """Run the smoke checks of the stack file (data path, not just reachability)."""
+    from seawall.ops.smoke import run_smoke
+
+    report = run_smoke(options(ctx).stack())
+    if json_out:
+        print_json(report.to_dict())
+    else:
+        out = console()
+        for r in report.results:
+            out.print(f"{mark('ok' if r.passed else 'fail')} {r.name} ({r.kind}) {ms(r.latency)} {r.detail}")
+        out.print(report.summary)
+    raise typer.Exit(report.exit_code)
+
+
+def storage(ctx: typer.Context, json_out: Json = False) -> None:
+    """Data size per datastore and free disk where data lives."""
+    from seawall.config import format_size
+    from seawall.ops.storage import measure_storage
+
+    report = measure_storage(options(ctx).stack())
+    if json_out:
+        print_json(report.to_dict())
+        return
+    out = console()
+    rows = [
+        (
+            r.component,
+            r.kind,
+            "" if r.size_bytes is None else format_size(r.size_bytes),
+            r.error or r.detail,
+        )
+        for r in report.datastores
+    ]
+    out.print(table("datastores", ["component", "kind", "size", "detail"], rows))
+    disk_rows = [(d.path, format_size(d.free_bytes), format_size(d.total_bytes)) for d in report.disks]
+    out.print(table("disk", ["path", "free", "total"], disk_rows))

@@ -1,0 +1,174 @@
+"""`seawall demo`: the drill on the built-in demo stack — doctor, up, health, smoke, kill, MTTR, down."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from seawall import clock
+from seawall.config import StackConfig, load_stack
+from seawall.errors import NotReadyError, OperationError, SeawallError
+from seawall.runtime import Runtime
+
+Progress = Callable[[str, str], None]  # (step, message)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of the drill and how it went."""
+
+    name: str
+    ok: bool
+    seconds: float
+    detail: str
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form."""
+        return {"step": self.name, "ok": self.ok, "seconds": round(self.seconds, 3), "detail": self.detail}
+
+
+@dataclass
+class DemoReport:
+    """Everything the demo measured."""
+
+    directory: Path
+    steps: list[Step] = field(default_factory=list)
+    mttr: float | None = None
+    mttr_objective: float | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Every step passed and the MTTR met its objective."""
+        met = self.mttr is not None and (self.mttr_objective is None or self.mttr <= self.mttr_objective)
+        return all(s.ok for s in self.steps) and met
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form."""
+        return {
+            "directory": str(self.directory),
+            "ok": self.ok,
+            "mttr_seconds": None if self.mttr is None else round(self.mttr, 3),
+            "mttr_objective_seconds": self.mttr_objective,
+            "error": self.error,
+            "steps": [s.to_dict() for s in self.steps],
+        }
+
+
+async def measure_recovery(
+    stack: StackConfig, runtime: Runtime, name: str, sig: int = signal.SIGKILL, timeout: float = 60.0
+) -> tuple[float, str]:
+    """Send ``sig`` to a component and time until its readiness probe passes on a new process."""
+    from seawall.probes import run_probe
+
+    spec = stack.components[name]
+    probe = spec.probes.ready or spec.probes.live
+    if probe is None:
+        raise OperationError(f"cannot measure recovery of {name!r}: it has no readiness probe")
+    before = runtime.status([name])[0]
+    if before.state != "running" or before.pid is None:
+        raise OperationError(f"cannot measure recovery of {name!r}: it is {before.state}")
+    began = clock.monotonic()
+    runtime.kill(name, sig)
+    impact: float | None = None
+    while clock.monotonic() - began < timeout:
+        now = runtime.status([name])[0]
+        result = await run_probe(probe)
+        if not result.ok and impact is None:
+            impact = clock.monotonic() - began
+        if result.ok and now.pid not in (None, before.pid) and now.state == "running":
+            mttr = clock.monotonic() - began
+            seen = f"impact seen after {impact * 1000:.0f}ms, " if impact is not None else ""
+            return mttr, f"{seen}pid {before.pid} -> {now.pid}, restarts {now.restart_count}"
+        await asyncio.sleep(0.02)
+    raise NotReadyError(name, timeout, "it did not recover after being killed")
+
+
+class _Steps:
+    """Runs named steps in order, recording each; the first failing step stops the sequence."""
+
+    def __init__(self, report: DemoReport, progress: Progress) -> None:
+        self.report = report
+        self.progress = progress
+        self.failed = False
+
+    def __call__(self, name: str, action: Callable[[], tuple[bool, str]]) -> None:
+        if self.failed:
+            return
+        began = clock.monotonic()
+        try:
+            ok, detail = action()
+        except SeawallError as exc:
+            ok, detail = False, str(exc)
+            self.report.error = detail
+        self.report.steps.append(Step(name, ok, clock.monotonic() - began, detail))
+        self.progress(name, detail)
+        self.failed = not ok
+
+
+def run_demo(
+    directory: Path, runtime_for: Callable[[StackConfig], Runtime], progress: Progress
+) -> DemoReport:
+    """Write the demo stack into ``directory`` and run the drill; the stack is always brought down."""
+    from seawall.demo import write_demo
+    from seawall.ops.doctor import run_doctor
+    from seawall.ops.health import check_health
+    from seawall.ops.lifecycle import down, up
+    from seawall.ops.smoke import run_smoke
+    from seawall.runtime import shutdown
+    from seawall.store import open_store
+
+    report = DemoReport(directory)
+    stack = load_stack(write_demo(directory))
+    report.mttr_objective = stack.objectives.mttr
+    runtime = runtime_for(stack)
+    step = _Steps(report, progress)
+
+    def doctor() -> tuple[bool, str]:
+        checks = run_doctor(stack, runtime).checks
+        fails = [c for c in checks if c.status == "fail"]
+        first = f": {fails[0].name}: {fails[0].detail}" if fails else ""
+        return not fails, f"{len(checks)} checks, {len(fails)} failed{first}"
+
+    def start() -> tuple[bool, str]:
+        started = up(stack, runtime, progress=lambda c, m: progress("up", f"{c}: {m}"))
+        return True, f"{len(started.outcomes)} components ready in {started.seconds:.1f}s"
+
+    def health() -> tuple[bool, str]:
+        with open_store(stack.state_dir) as store:
+            report_ = check_health(stack, runtime, store=store)
+        return report_.exit_code == 0, f"stack is {report_.status.value}"
+
+    def smoke() -> tuple[bool, str]:
+        result = run_smoke(stack)
+        return result.exit_code == 0, result.summary
+
+    def kill_catalog() -> tuple[bool, str]:
+        mttr, detail = asyncio.run(measure_recovery(stack, runtime, "catalog"))
+        report.mttr = mttr
+        with open_store(stack.state_dir) as store:
+            store.record("mttr_measured", "catalog", seconds=mttr, signal="SIGKILL")
+        within = stack.objectives.mttr is None or mttr <= stack.objectives.mttr
+        return within, f"ready again after {mttr:.2f}s ({detail})"
+
+    def stop() -> tuple[bool, str]:
+        down(stack, runtime)
+        shutdown(stack)
+        return True, "stopped; data kept"
+
+    try:
+        step("doctor", doctor)
+        step("up", start)
+        step("health", health)
+        step("smoke", smoke)
+        step("kill catalog (SIGKILL)", kill_catalog)
+    finally:
+        step.failed = False  # bringing the stack down runs whatever happened before
+        try:
+            step("down", stop)
+        finally:
+            runtime.close()
+    return report

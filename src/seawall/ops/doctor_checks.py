@@ -1,0 +1,153 @@
+"""Doctor checks of the stack file, runtime, commands, memory and disk; each one can fail."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import psutil
+
+from seawall.config import StackConfig, format_size
+from seawall.errors import SeawallError
+from seawall.ops._disk import DiskSpace, disk_verdict, disks_for, stack_places
+from seawall.runtime import Runtime
+
+Mark = Literal["ok", "warn", "fail"]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One preflight check: what was checked, its verdict, what was seen, and how to fix it."""
+
+    name: str
+    status: Mark
+    detail: str
+    hint: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form."""
+        return {"name": self.name, "status": self.status, "detail": self.detail, "hint": self.hint}
+
+
+def config_checks(stack: StackConfig) -> list[Check]:
+    """The file is valid (it was loaded); warn about components nothing checks."""
+    where = str(stack.source) if stack.source else f"stack {stack.stack}"
+    n = len(stack.components)
+    checks = [Check("config", "ok", f"{where}: valid, {n} component{'s' * (n != 1)}")]
+    dependents: dict[str, list[str]] = {}
+    for name, comp in stack.components.items():
+        for dep, how in comp.depends_on.items():
+            if how.condition == "ready":
+                dependents.setdefault(dep, []).append(name)
+    for name, comp in stack.components.items():
+        if comp.one_shot:
+            continue  # a job is judged by its exit code, not by probes
+        probes = comp.probes
+        if dependents.get(name) and probes.ready is None and probes.startup is None:
+            waiting = ", ".join(dependents[name])
+            checks.append(
+                Check(
+                    f"probes of {name}",
+                    "warn",
+                    f"{name} has no readiness probe: dependents ({waiting}) start as soon as it is spawned",
+                    "add `probes: {ready: ...}` so `up` waits until it actually serves",
+                )
+            )
+        elif not probes.items():
+            runs = comp.command or comp.image
+            sees = "only whether its process runs" if runs else "nothing: it is not run by the stack"
+            checks.append(
+                Check(
+                    f"probes of {name}",
+                    "warn",
+                    f"{name} has no probes: health sees {sees}",
+                    "add a ready or live probe (http, tcp, postgres, redis, mysql or command)",
+                )
+            )
+    return checks
+
+
+def runtime_check(stack: StackConfig, runtime: Runtime | None) -> Check:
+    """The runtime driver the stack asks for exists and can work on this machine."""
+    if runtime is None:
+        from seawall.runtime import get_runtime
+
+        try:
+            runtime = get_runtime(stack)
+        except SeawallError as exc:
+            return Check("runtime", "fail", exc.message, exc.hint or "")
+    try:
+        ok, why = runtime.available()
+    except SeawallError as exc:
+        return Check("runtime", "fail", f"{runtime.name}: {exc.message}", exc.hint or "")
+    if ok:
+        return Check("runtime", "ok", f"{runtime.name}: {why}")
+    return Check("runtime", "fail", f"{runtime.name} is not available: {why}")
+
+
+def command_checks(stack: StackConfig, environ: Mapping[str, str] | None = None) -> list[Check]:
+    """Each component's program exists, looked up in its own PATH and working directory."""
+    # the runtime's own check, so doctor and `up` can never disagree about what is runnable
+    from seawall.runtime import command_problem
+
+    checks: list[Check] = []
+    for name, comp in stack.components.items():
+        if not comp.command:
+            continue
+        problem = command_problem(stack, name, environ)
+        if problem is None:
+            checks.append(Check(f"command of {name}", "ok", f"{comp.command[0]} is runnable"))
+        else:
+            hint = "install it, fix `command`, or set PATH in the component's `env`"
+            checks.append(Check(f"command of {name}", "fail", problem, hint))
+    return checks
+
+
+def memory_verdict(limits: Mapping[str, int], total: int, available: int) -> Check:
+    """Fail if the memory limits add up to more than the machine has; warn if more than is free now."""
+    if not limits:
+        return Check("memory", "ok", f"no memory limits set; {format_size(available)} available")
+    wanted = sum(limits.values())
+    biggest = max(limits, key=lambda n: limits[n])
+    count = f"{len(limits)} components, largest {biggest}" if len(limits) > 1 else biggest
+    summary = f"limits add up to {format_size(wanted)} ({count})"
+    if wanted > total:
+        return Check(
+            "memory",
+            "fail",
+            f"{summary}, more than the {format_size(total)} this machine has",
+            "lower `resources.memory` of some components, or run the stack on a bigger machine",
+        )
+    if wanted > available:
+        return Check(
+            "memory",
+            "warn",
+            f"{summary}, more than the {format_size(available)} available now",
+            "the stack may swap or be OOM-killed under load; free memory or lower the limits",
+        )
+    return Check("memory", "ok", f"{summary}; {format_size(available)} available")
+
+
+def memory_check(stack: StackConfig) -> Check:
+    """Memory limits of the stack against this machine's memory."""
+    limits = {n: c.resources.memory for n, c in stack.components.items() if c.resources.memory}
+    vm = psutil.virtual_memory()
+    return memory_verdict(limits, vm.total, vm.available)
+
+
+def disk_check(disk: DiskSpace) -> Check:
+    """Free space on one filesystem, judged by the hard floor and the warning margin."""
+    status, why = disk_verdict(disk.free_bytes, disk.total_bytes)
+    detail = (
+        f"{format_size(disk.free_bytes)} free of {format_size(disk.total_bytes)}"
+        f" ({disk.free_ratio:.0%}) at {disk.path}"
+    )
+    hint = "" if status == "ok" else "free space there, or move data/backups to another filesystem"
+    name = f"disk for {', '.join(disk.purposes)}"
+    return Check(name, status, f"{detail}: {why}" if why else detail, hint)
+
+
+def disk_checks(stack: StackConfig) -> list[Check]:
+    """Free disk where the data, the backups and the state live (one check per filesystem)."""
+    return [disk_check(d) for d in disks_for(stack_places(stack))]

@@ -1,0 +1,253 @@
+"""`seawall storage`: how much data each datastore holds, and free disk where the data lives."""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import os
+import sqlite3
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import pymysql
+import redis
+import redis.exceptions as rex
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from seawall.config import DatastoreSpec, StackConfig
+from seawall.errors import ConfigError
+from seawall.ops._datastores import (
+    close_quietly,
+    describe_mysql_error,
+    describe_pg_error,
+    describe_redis_error,
+    mysql_connect,
+    pg_connect,
+)
+from seawall.ops._disk import DiskSpace, data_places, disks_for
+from seawall.probes.mysql import MysqlTarget
+from seawall.probes.outcome import shorten
+from seawall.probes.redact import redact_url
+
+TIMEOUT = 5.0
+S3_PENDING = "not measured yet (S3 support arrives with the backup issue)"
+
+
+@dataclass(frozen=True, slots=True)
+class DatastoreSize:
+    """One datastore's size; ``error`` says why it could not be measured (then size is None)."""
+
+    component: str
+    kind: str
+    location: str
+    size_bytes: int | None
+    detail: str = ""
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form."""
+        return {
+            "component": self.component,
+            "kind": self.kind,
+            "location": self.location,
+            "size_bytes": self.size_bytes,
+            "detail": self.detail,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class StorageReport:
+    """Sizes of every datastore of a stack and the free space of the filesystems holding local data."""
+
+    stack: str
+    datastores: list[DatastoreSize] = field(default_factory=list)
+    disks: list[DiskSpace] = field(default_factory=list)
+
+    @property
+    def total_bytes(self) -> int:
+        """The sum of every measured datastore."""
+        return sum(d.size_bytes or 0 for d in self.datastores)
+
+    @property
+    def errors(self) -> list[DatastoreSize]:
+        """Datastores that could not be measured."""
+        return [d for d in self.datastores if d.error is not None]
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form."""
+        return {
+            "stack": self.stack,
+            "total_bytes": self.total_bytes,
+            "datastores": [d.to_dict() for d in self.datastores],
+            "disks": [d.to_dict() for d in self.disks],
+        }
+
+
+def measure_storage(stack: StackConfig, timeout: float = TIMEOUT) -> StorageReport:
+    """Measure every datastore at once (a server that is down costs one timeout, not one each)."""
+    stores = [(name, c.datastore) for name, c in stack.components.items() if c.datastore is not None]
+    with ThreadPoolExecutor(max_workers=max(1, len(stores))) as pool:
+        futures = [pool.submit(measure_datastore, stack, name, spec, timeout) for name, spec in stores]
+        sizes = [f.result() for f in futures]
+    return StorageReport(stack.stack, sizes, disks_for(data_places(stack)))
+
+
+def measure_datastore(
+    stack: StackConfig, component: str, spec: DatastoreSpec, timeout: float
+) -> DatastoreSize:
+    """One datastore's size; every failure becomes the row's error."""
+    location = redact_url(spec.url) if spec.url else str(stack.resolve(spec.path or "."))
+    try:
+        size, detail = _MEASURE[spec.kind](stack, spec, timeout)
+    except _Unmeasurable as exc:
+        return DatastoreSize(component, spec.kind, location, None, error=str(exc))
+    return DatastoreSize(component, spec.kind, location, size, detail)
+
+
+class _Unmeasurable(Exception):
+    """Why a datastore could not be measured (becomes the row's error)."""
+
+
+def _postgres(stack: StackConfig, spec: DatastoreSpec, timeout: float) -> tuple[int | None, str]:
+    url = spec.url or ""
+    query = (
+        b"SELECT current_database(), pg_database_size(current_database()),"
+        b" (SELECT count(*) FROM information_schema.tables"
+        b"  WHERE table_schema NOT IN ('pg_catalog', 'information_schema'))"
+    )
+    try:
+        with pg_connect(url, timeout) as conn:
+            row = conn.execute(query).fetchone()
+    except psycopg.Error as exc:
+        raise _Unmeasurable(describe_pg_error(exc, url)) from exc
+    assert row is not None
+    name, size, tables = row
+    return int(str(size)), f"database {name}, {_count(int(str(tables)), 'table')}"
+
+
+def _mysql(stack: StackConfig, spec: DatastoreSpec, timeout: float) -> tuple[int | None, str]:
+    url = spec.url or ""
+    try:
+        schema = MysqlTarget.from_url(url).database
+    except ConfigError as exc:
+        raise _Unmeasurable(exc.message) from exc
+    if schema is None:
+        raise _Unmeasurable("the URL names no database, so there is no schema to measure")
+    query = (
+        "SELECT COALESCE(SUM(data_length + index_length), 0), COUNT(*)"
+        " FROM information_schema.tables WHERE table_schema = %s"
+    )
+    try:
+        conn = mysql_connect(url, timeout)
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(query, (schema,))
+                row = cursor.fetchone()
+        finally:
+            close_quietly(conn)
+    except pymysql.MySQLError as exc:
+        raise _Unmeasurable(describe_mysql_error(exc, url, timeout)) from exc
+    assert row is not None
+    return int(row[0]), f"schema {schema}, {_count(int(row[1]), 'table')}"
+
+
+def _redis(stack: StackConfig, spec: DatastoreSpec, timeout: float) -> tuple[int | None, str]:
+    url = spec.url or ""
+    client = redis.Redis.from_url(
+        url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
+    )
+    try:
+        memory = client.info("memory")
+        keys = int(client.dbsize())
+        db = int(client.connection_pool.connection_kwargs.get("db", 0))
+    except rex.RedisError as exc:
+        raise _Unmeasurable(describe_redis_error(exc, url, timeout)) from exc
+    finally:
+        client.close()
+    # Redis accounts memory per server, not per database: say so rather than imply otherwise
+    return int(memory["used_memory"]), f"{_count(keys, 'key')} in db {db}; memory is the whole server's"
+
+
+def _sqlite(stack: StackConfig, spec: DatastoreSpec, timeout: float) -> tuple[int | None, str]:
+    path = stack.resolve(spec.path or "")
+    if not path.is_file():
+        raise _Unmeasurable(f"file not found: {path}")
+    size = 0
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            size += os.stat(f"{path}{suffix}").st_size
+        except FileNotFoundError:
+            continue  # no WAL or shared memory file: the database is not in WAL mode or is closed
+        except OSError as exc:
+            raise _Unmeasurable(shorten(f"cannot read {path}{suffix}: {exc.strerror or exc}")) from exc
+    try:
+        # read-only, so measuring never creates or changes the database
+        uri = f"{path.as_uri()}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=timeout)) as conn:
+            (tables,) = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()
+    except sqlite3.Error as exc:
+        return size, shorten(f"could not count tables: {exc}")
+    return size, _count(int(tables), "table")
+
+
+def _files(stack: StackConfig, spec: DatastoreSpec, timeout: float) -> tuple[int | None, str]:
+    root = stack.resolve(spec.path or "")
+    if not root.is_dir():
+        raise _Unmeasurable(f"directory not found: {root}")
+    total, files, excluded, unreadable = walk_size(root, spec.exclude)
+    parts = [_count(files, "file")]
+    if excluded:
+        parts.append(f"{excluded} excluded")
+    if unreadable:
+        parts.append(f"{unreadable} unreadable")
+    return total, ", ".join(parts)
+
+
+def walk_size(root: Path, exclude: Sequence[str] = ()) -> tuple[int, int, int, int]:
+    """(bytes, files, excluded entries, unreadable entries) under ``root``; symlinks are not followed."""
+    total = files = excluded = unreadable = 0
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            unreadable += 1
+            continue
+        for entry in entries:
+            relative = Path(entry.path).relative_to(root).as_posix()
+            if any(fnmatch.fnmatch(relative, p) or fnmatch.fnmatch(entry.name, p) for p in exclude):
+                excluded += 1
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                    continue
+                total += entry.stat(follow_symlinks=False).st_size
+                files += 1
+            except OSError:
+                unreadable += 1
+    return total, files, excluded, unreadable
+
+
+def _s3(stack: StackConfig, spec: DatastoreSpec, timeout: float) -> tuple[int | None, str]:
+    return None, S3_PENDING
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+_MEASURE = {
+    "postgres": _postgres,
+    "mysql": _mysql,
+    "redis": _redis,
+    "sqlite": _sqlite,
+    "files": _files,
+    "s3": _s3,
+}
