@@ -13,7 +13,12 @@ from seawall.cli.__main__ import main
 
 def run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "seawall.cli", *argv], check=False, cwd=cwd, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "seawall.cli", *argv],
+        check=False,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
