@@ -33,7 +33,10 @@ def run_guarded(app: Any, args: list[str]) -> int:
     except BrokenPipeError:
         # `seawall logs | head` closes stdout early: not an error worth a message
         return 0
-    return result if isinstance(result, int) else 0
+    code = result if isinstance(result, int) else 0
+    if code == EXIT_INTERRUPTED:  # typer returns Ctrl-C as a plain 130 in non-standalone mode
+        _print_error("interrupted")
+    return code
 
 
 def _print_error(message: str) -> None:
