@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 
-.PHONY: install install-dev system-deps services demo test lint typecheck unit bench lock clean
+.PHONY: install install-dev system-deps engine services demo test lint typecheck unit bench lock clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ install-dev: $(UV)
 system-deps:
 	bash scripts/system-deps.sh
 
+engine: install-dev
+	bash scripts/container-engine.sh
+
 services:
 	bash scripts/services.sh
 
@@ -35,11 +38,12 @@ lint: install-dev
 
 typecheck: install-dev
 	$(BIN)/mypy
+	for f in tests/*/conftest.py tests/*/*/conftest.py; do [ ! -f "$$f" ] || $(BIN)/mypy "$$f" || exit 1; done
 
 unit: install-dev
 	$(BIN)/pytest -m "not integration and not engine" -q
 
-test: system-deps services install-dev lint typecheck
+test: system-deps services install-dev engine lint typecheck
 	$(BIN)/pytest -q
 
 bench: install-dev

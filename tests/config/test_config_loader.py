@@ -101,11 +101,33 @@ def test_probe_needs_exactly_one_kind(tmp_path: Path) -> None:
     assert "exactly one of" in str(err)
 
 
-def test_no_config_file_hints_at_init_from_compose(tmp_path: Path) -> None:
-    (tmp_path / "docker-compose.yml").write_text("services: {}\n")
+def test_no_config_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"no seawall\.yaml") as info:
         load_stack(tmp_path)
-    assert "seawall init --from docker-compose.yml" in str(info.value)
+    assert "seawall init" in str(info.value)
+
+
+def test_a_compose_file_alone_is_a_compose_stack(tmp_path: Path) -> None:
+    (tmp_path / "docker-compose.yml").write_text(
+        "name: shop\nservices:\n  web:\n    image: nginx\n    ports: ['8080:80']\n"
+        "  db:\n    image: postgres:16\n    environment: {POSTGRES_PASSWORD: '${PGPW}'}\n"
+        "    ports: ['5432:5432']\n"
+    )
+    stack = load_stack(tmp_path, environ={"PGPW": "pw"})
+    assert stack.runtime == "compose"
+    assert set(stack.components) == {"web", "db"}
+    db = stack.components["db"].datastore
+    assert db is not None
+    assert db.kind == "postgres"
+    assert db.url is not None
+    assert ":pw@" in db.url
+    assert stack.source == (tmp_path / "docker-compose.yml").resolve()
+
+
+def test_seawall_yaml_wins_over_a_compose_file(tmp_path: Path) -> None:
+    (tmp_path / "docker-compose.yml").write_text("services: {}\n")
+    (tmp_path / "seawall.yaml").write_text("stack: mine\n")
+    assert load_stack(tmp_path).stack == "mine"
 
 
 def test_empty_and_non_mapping_files_are_rejected(tmp_path: Path) -> None:

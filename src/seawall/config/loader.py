@@ -59,14 +59,41 @@ def stack_env(directory: Path, environ: Mapping[str, str] | None = None) -> dict
     return {**read_dotenv(directory), **(os.environ if environ is None else environ)}
 
 
+def compose_fallback(path: Path | None) -> Path | None:
+    """A compose file to run from when there is no seawall.yaml (``-f compose.yml`` or in the directory)."""
+    if path is not None and path.is_file():
+        return path if path.name in COMPOSE_NAMES else None
+    here = path if path is not None and path.is_dir() else Path.cwd()
+    if any((here / n).is_file() for n in CONFIG_NAMES):
+        return None
+    return next((here / n for n in COMPOSE_NAMES if (here / n).is_file()), None)
+
+
 def load_stack(path: Path | None = None, *, environ: Mapping[str, str] | None = None) -> StackConfig:
-    """Load and validate a stack file; every problem becomes one ConfigError (exit 2)."""
+    """Load and validate a stack file; every problem becomes one ConfigError (exit 2).
+
+    Without a seawall.yaml, a compose file alone is a stack too (``runtime: compose``): its
+    services, ports, healthchecks and datastores are imported as `seawall init --from` would.
+    """
+    compose = compose_fallback(path)
+    if compose is not None:
+        from seawall.config.compose_import import import_compose
+
+        file = compose.resolve()
+        return _finish(import_compose(file).data, file, {}, environ)
     file = find_config(path).resolve()
     raw, lines = read_yaml(file)
     if raw is None:
         raise ConfigError("the file is empty", file=file, hint="it needs at least `stack: NAME`")
     if not isinstance(raw, dict):
         raise ConfigError("the top level must be a mapping (key: value)", file=file, line=1)
+    return _finish(raw, file, lines, environ)
+
+
+def _finish(
+    raw: dict[str, Any], file: Path, lines: dict[KeyPath, int], environ: Mapping[str, str] | None
+) -> StackConfig:
+    """Interpolate, validate, anchor relative paths and bind the stack to its directory."""
     env = stack_env(file.parent, environ)
     try:
         data = interpolate(raw, env)

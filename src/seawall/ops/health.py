@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from seawall import clock
 from seawall.config import StackConfig
-from seawall.ops.lifecycle import check_names, probe_all
+from seawall.ops.lifecycle import check_names, is_managed, probe_all
 from seawall.probes import ProbeResult, ProbeTarget, Status
 from seawall.runtime import ComponentStatus, Runtime
 from seawall.store import Store
@@ -117,7 +117,7 @@ def check_health(
 ) -> HealthReport:
     """Ask the runtime for state, run every probe once, store the results as samples."""
     chosen = check_names(stack, names)
-    managed = [n for n in chosen if stack.components[n].command]
+    managed = [n for n in chosen if is_managed(stack, n)]
     states = {s.name: s for s in runtime.status(managed)} if runtime and managed else {}
     results = asyncio.run(probe_all(stack, chosen)) if run_probes else {}
     if store is not None and results:

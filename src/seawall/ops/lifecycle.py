@@ -46,6 +46,11 @@ class UpReport:
         return {"seconds": round(self.seconds, 3), "components": [o.to_dict() for o in self.outcomes]}
 
 
+def is_managed(stack: StackConfig, name: str) -> bool:
+    """Whether the runtime runs this component (a local component without a command runs elsewhere)."""
+    return stack.runtime != "local" or stack.components[name].command is not None
+
+
 def check_names(stack: StackConfig, names: Sequence[str]) -> list[str]:
     """The named components (all if none), validated against the stack."""
     unknown = [n for n in names if n not in stack.components]
@@ -66,7 +71,7 @@ def up(
         members = [n for n in wave if n in wanted]
         if not members:
             continue
-        managed = [n for n in members if stack.components[n].command]
+        managed = [n for n in members if is_managed(stack, n)]
         current = {s.name: s for s in runtime.status(managed)} if managed else {}
         to_start = [n for n in members if n not in current or not _is_up(current[n], stack.components[n])]
         for name in members:
@@ -103,7 +108,7 @@ async def _wait_all(
 async def wait_ready(stack: StackConfig, runtime: Runtime, name: str, progress: Progress = _quiet) -> str:
     """Wait until one component is ready (startup then readiness probe), or raise NotReadyError."""
     spec = stack.components[name]
-    managed = spec.command is not None
+    managed = is_managed(stack, name)
     deadline = clock.monotonic() + spec.start_timeout
     gates = [p for p in (spec.probes.startup, spec.probes.ready) if p is not None]
     last = "never checked"
@@ -164,7 +169,7 @@ def down(
     """Stop components in reverse dependency order; data is never touched."""
     chosen = set(check_names(stack, names))
     for wave in reversed(stack.waves()):
-        members = [n for n in wave if n in chosen]
+        members = [n for n in wave if n in chosen and is_managed(stack, n)]
         if members:
             for name in members:
                 progress(name, "stopping")

@@ -6,9 +6,10 @@ from seawall.config import StackConfig
 from seawall.errors import UserError
 from seawall.runtime._process import command_problem
 from seawall.runtime.base import ComponentStatus, LimitState, Runtime, RuntimeFactory, State
+from seawall.runtime.compose import ComposeRuntime, ExecResult, stack_from_compose
 from seawall.runtime.local import LocalRuntime, daemon_pid, ensure_daemon, shutdown_daemon
 
-RUNTIMES: dict[str, RuntimeFactory] = {"local": LocalRuntime}
+RUNTIMES: dict[str, RuntimeFactory] = {"local": LocalRuntime, "compose": ComposeRuntime}
 
 
 def get_runtime(stack: StackConfig) -> Runtime:
@@ -36,6 +37,8 @@ def shutdown(stack: StackConfig) -> bool:
 __all__ = [
     "RUNTIMES",
     "ComponentStatus",
+    "ComposeRuntime",
+    "ExecResult",
     "LimitState",
     "LocalRuntime",
     "Runtime",
@@ -47,4 +50,5 @@ __all__ = [
     "get_runtime",
     "shutdown",
     "shutdown_daemon",
+    "stack_from_compose",
 ]
