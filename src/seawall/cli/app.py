@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from seawall.cli import cmd_config, cmd_demo, cmd_ops, cmd_stack
+from seawall.cli import cmd_config, cmd_demo, cmd_ops, cmd_proxy, cmd_stack
+from seawall.cli.cmd_chaos import chaos_app
 from seawall.cli.context import Options
 
 HELP = """Seawall: operate a stack, back it up and prove the restore, break it on purpose
@@ -78,7 +79,9 @@ def build_app() -> typer.Typer:
         cmd_config.init,
         cmd_config.validate,
         cmd_config.schema,
+        cmd_proxy.proxy,
         cmd_demo.demo,
     ):
         app.command()(func)
+    app.add_typer(chaos_app, name="chaos")
     return app

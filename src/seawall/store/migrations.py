@@ -26,4 +26,69 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX events_by_ts ON events(ts)",
     ],
+    # chaos: the restore ledger (written with synchronous=FULL before a fault is applied) and runs
+    [
+        """CREATE TABLE chaos_ledger (
+            id TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            ts REAL NOT NULL,
+            kind TEXT NOT NULL,
+            target TEXT NOT NULL,
+            fault TEXT NOT NULL,
+            inverse TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'active', 'restored', 'failed')),
+            owner TEXT NOT NULL,
+            owner_pid INTEGER NOT NULL,
+            applied_at REAL,
+            restored_at REAL,
+            error TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX chaos_ledger_by_state ON chaos_ledger(state, ts)",
+        """CREATE TABLE chaos_runs (
+            id TEXT PRIMARY KEY,
+            ts REAL NOT NULL,
+            title TEXT NOT NULL,
+            status TEXT NOT NULL,
+            exit_code INTEGER NOT NULL,
+            seed INTEGER NOT NULL,
+            duration REAL NOT NULL,
+            journal TEXT NOT NULL
+        )""",
+        "CREATE INDEX chaos_runs_by_ts ON chaos_runs(ts)",
+    ],
+    # backup: the catalog (a cache of the repository's manifests, rebuilt by `backup list --rescan`),
+    # verification results and restore durations (RTO), which exist only here.
+    [
+        """CREATE TABLE backups (
+            id TEXT PRIMARY KEY,
+            stack TEXT NOT NULL,
+            started REAL NOT NULL,
+            finished REAL NOT NULL,
+            complete INTEGER NOT NULL,
+            tags TEXT NOT NULL DEFAULT '[]',
+            components TEXT NOT NULL DEFAULT '[]',
+            raw_bytes INTEGER NOT NULL,
+            stored_bytes INTEGER NOT NULL
+        )""",
+        "CREATE INDEX backups_by_stack ON backups(stack, started)",
+        """CREATE TABLE backup_checks (
+            id INTEGER PRIMARY KEY,
+            backup_id TEXT NOT NULL,
+            ts REAL NOT NULL,
+            deep INTEGER NOT NULL,
+            ok INTEGER NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}'
+        )""",
+        "CREATE INDEX backup_checks_by_backup ON backup_checks(backup_id, ts)",
+        """CREATE TABLE backup_restores (
+            id INTEGER PRIMARY KEY,
+            backup_id TEXT NOT NULL,
+            ts REAL NOT NULL,
+            component TEXT NOT NULL,
+            target TEXT NOT NULL,
+            seconds REAL NOT NULL,
+            ok INTEGER NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}'
+        )""",
+    ],
 ]

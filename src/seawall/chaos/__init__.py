@@ -1,0 +1,1 @@
+"""Breaking the stack on purpose: the fault proxy (``seawall.chaos.proxy``), and later experiments."""

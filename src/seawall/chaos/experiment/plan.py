@@ -1,0 +1,149 @@
+"""Planning a run (pure given its seed): resolve each fault's target from the allow-list, build the faults."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from seawall.chaos.edges import parse_edge
+from seawall.chaos.experiment.model import Experiment
+from seawall.chaos.faults import Fault, FaultSpec, build_fault
+from seawall.config import StackConfig
+from seawall.errors import UsageError
+
+HOST = "host"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedFault:
+    """One fault of the method with its resolved target, ready to inject."""
+
+    step: int
+    spec: FaultSpec
+    target: str
+    fault: Fault
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: the fault, its target and its automatic inverse."""
+        return {
+            "step": self.step,
+            "id": self.fault.id,
+            "kind": self.spec.kind,
+            "target": self.target,
+            "duration": self.spec.duration,
+            "fault": self.fault.to_dict(),
+            "inverse": self.fault.inverse().to_dict(),
+        }
+
+
+@dataclass
+class Plan:
+    """A resolved experiment: the seed, each fault with its target, and the blast radius."""
+
+    experiment: Experiment
+    seed: int
+    faults: list[PlannedFault] = field(default_factory=list)
+
+    @property
+    def blast_radius(self) -> list[str]:
+        """Every component, edge and 'host' the run will touch."""
+        touched: set[str] = set()
+        for planned in self.faults:
+            touched.add(planned.target)
+            if "->" in planned.target:
+                touched.update(parse_edge(planned.target))
+        return sorted(touched)
+
+    def for_step(self, index: int) -> PlannedFault | None:
+        """The planned fault of method step ``index``, if it is a fault."""
+        return next((p for p in self.faults if p.step == index), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (what `chaos plan` prints)."""
+        return {
+            "title": self.experiment.title,
+            "seed": self.seed,
+            "targets": self.experiment.targets,
+            "blast_radius": self.blast_radius,
+            "faults": [p.to_dict() for p in self.faults],
+        }
+
+
+def _edges(stack: StackConfig) -> list[str]:
+    return [f"{caller}->{callee}" for caller, spec in stack.components.items() for callee in spec.edges]
+
+
+def _edge_allowed(edge: str, allowed: set[str]) -> bool:
+    return edge in allowed or parse_edge(edge)[1] in allowed
+
+
+def resolve_target(spec: FaultSpec, allowed: list[str], stack: StackConfig, rng: random.Random) -> str:
+    """The one target of a fault: checked against the allow-list; '*' or a list draws from ``rng``."""
+    allow = set(allowed)
+    if spec.family == "resource":
+        if HOST not in allow:
+            raise UsageError(f"a {spec.kind} fault acts on the host: add 'host' to the experiment's targets")
+        return HOST
+    if spec.family == "process":
+        wanted = spec.component
+        pool = sorted(allow & set(stack.components)) if wanted == "*" else wanted
+        candidates = [pool] if isinstance(pool, str) else list(pool or [])
+        for name in candidates:
+            if name not in stack.components:
+                raise UsageError(f"{spec.kind} fault: the stack has no component {name!r}")
+            if name not in allow:
+                raise UsageError(f"{spec.kind} fault: component {name!r} is not in the experiment's targets")
+    else:
+        wanted = spec.edge
+        declared = _edges(stack)
+        pool = [e for e in declared if _edge_allowed(e, allow)] if wanted == "*" else wanted
+        candidates = [pool] if isinstance(pool, str) else list(pool or [])
+        for edge in candidates:
+            caller, callee = parse_edge(edge)
+            if f"{caller}->{callee}" not in declared:
+                raise UsageError(
+                    f"{spec.kind} fault: the stack declares no edge {edge!r} (components.*.edges)"
+                )
+            if not _edge_allowed(edge, allow):
+                raise UsageError(f"{spec.kind} fault: edge {edge!r} (or {callee!r}) is not in the targets")
+        candidates = ["->".join(parse_edge(e)) for e in candidates]
+    if not candidates:
+        raise UsageError(f"{spec.kind} fault: no allowed target to choose from")
+    return candidates[0] if len(candidates) == 1 else rng.choice(sorted(candidates))
+
+
+def plan_experiment(
+    experiment: Experiment,
+    stack: StackConfig,
+    seed: int | None = None,
+    new_id: Callable[[], str] = lambda: uuid.uuid4().hex[:16],
+) -> Plan:
+    """Resolve every fault of the method; the same seed always draws the same targets."""
+    chosen = seed if seed is not None else experiment.seed
+    if chosen is None:
+        chosen = secrets.randbits(32)
+    rng = random.Random(chosen)
+    plan = Plan(experiment, chosen)
+    for index, step in enumerate(experiment.method):
+        if step.fault is None:
+            continue
+        target = resolve_target(step.fault, experiment.targets, stack, rng)
+        try:
+            fault = build_fault(step.fault, new_id(), target, experiment.runtime.proxy_api)
+        except ValueError as exc:
+            raise UsageError(f"method step {index + 1} ({step.label}): {exc}") from exc
+        plan.faults.append(PlannedFault(index, step.fault, target, fault))
+    for activity in [*experiment.steady_state.probes, *experiment.guards, *experiment.method]:
+        if activity.probe is not None:
+            component, _, role = activity.probe.partition(".")
+            spec = stack.components.get(component)
+            if spec is None or role not in dict(spec.probes.items()):
+                raise UsageError(f"probe {activity.probe!r}: the stack has no such component probe")
+    return plan
+
+
+__all__ = ["HOST", "Plan", "PlannedFault", "plan_experiment", "resolve_target"]

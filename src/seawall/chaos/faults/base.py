@@ -1,0 +1,84 @@
+"""What every fault and inverse shares: the context they act in, their protocols and their errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from seawall.config import StackConfig
+from seawall.errors import OperationError
+from seawall.runtime import Runtime
+
+DEFAULT_PROXY_API = "http://127.0.0.1:8474"
+
+
+class InjectionFailed(OperationError):
+    """A fault could not be applied."""
+
+
+class RestoreFailed(OperationError):
+    """An inverse (or a rollback) could not undo its fault."""
+
+
+@dataclass
+class FaultContext:
+    """What faults and inverses act on: the stack, its runtime, and the fault proxy's control API."""
+
+    stack: StackConfig
+    runtime_factory: Callable[[StackConfig], Runtime]
+    proxy_api: str = DEFAULT_PROXY_API
+    _runtime: Runtime | None = None
+
+    @property
+    def runtime(self) -> Runtime:
+        """The stack's runtime, built on first use (resource and network faults never need one)."""
+        if self._runtime is None:
+            self._runtime = self.runtime_factory(self.stack)
+        return self._runtime
+
+    def close(self) -> None:
+        """Release the runtime's connections (components keep running)."""
+        if self._runtime is not None:
+            self._runtime.close()
+
+
+class Inverse(Protocol):
+    """Undoes one fault; idempotent, bounded in time, serialisable into the ledger."""
+
+    kind: ClassVar[str]
+
+    def __call__(self, ctx: FaultContext) -> str:
+        """Undo the fault (a no-op if it is not there); returns what was done. Raises RestoreFailed."""
+        ...
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ledger form; ``kind`` plus the settings ``inverse_from_dict`` needs."""
+        ...
+
+
+class Fault(Protocol):
+    """One fault: settings in ``__init__``, injection in ``__call__``, its automatic inverse."""
+
+    kind: ClassVar[str]
+    id: str
+
+    @property
+    def target(self) -> str:
+        """What it touches: a component, an edge ``a->b``, or ``host``."""
+        ...
+
+    def inverse(self) -> Inverse:
+        """The inverse, known before the fault is applied (it is written to the ledger first)."""
+        ...
+
+    def __call__(self, ctx: FaultContext) -> str:
+        """Apply the fault; returns a short description. Raises InjectionFailed."""
+        ...
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fault's settings, for the ledger and the journal."""
+        ...
+
+
+__all__ = ["DEFAULT_PROXY_API", "Fault", "FaultContext", "InjectionFailed", "Inverse", "RestoreFailed"]
