@@ -57,6 +57,9 @@ def test_ctrl_c_during_demo_exits_130_and_brings_the_stack_down(tmp_path: Path) 
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "COLUMNS": "200"},
+        # a shell that started us in the background may have left SIGINT ignored, and children
+        # inherit that; Ctrl-C must reach the demo for this test to mean anything
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
     )
     try:
         deadline = time.monotonic() + 60

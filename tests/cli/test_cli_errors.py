@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from _helpers import run_cli
 from seawall.cli.__main__ import main
 
 
 def run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "seawall.cli", *argv],
-        check=False,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_cli(cwd, *argv, timeout=60)
 
 
 def test_help_lists_the_operator_commands(capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
+
+from _helpers import run_cli
 
 FIXTURE = Path(__file__).parent.parent / "config" / "compose" / "web_pg_redis"
 
@@ -15,16 +16,7 @@ def seawall(
 ) -> subprocess.CompletedProcess[str]:
     import os
 
-    env = {**os.environ, **(env_extra or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "seawall.cli", *argv],
-        check=False,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
+    return run_cli(cwd, *argv, timeout=60, env={**os.environ, **(env_extra or {})})
 
 
 def test_init_from_compose_writes_a_valid_stack_without_secrets(tmp_path: Path) -> None:

@@ -12,24 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from _helpers import free_port, run_cli
+
 pytestmark = pytest.mark.integration
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def seawall(stack_dir: Path, *argv: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "seawall.cli", *argv],
-        check=False,
-        cwd=stack_dir,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_cli(stack_dir, *argv, timeout=timeout)
 
 
 def server(port: int) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -14,6 +13,7 @@ from typing import Any
 import psutil
 import pytest
 
+from _helpers import free_port
 from seawall.config import StackConfig
 from seawall.ops._disk import GiB, MiB, disk_verdict, disks_for, nearest_existing
 from seawall.ops.doctor import DoctorReport, run_doctor
@@ -65,12 +65,6 @@ def make_stack(tmp_path: Path, components: dict[str, Any], **extra: Any) -> Stac
 
 def by_name(report: DoctorReport, name: str) -> Check:
     return next(c for c in report.checks if c.name == name)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 LISTENER = (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import socket
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -12,15 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pymysql
 import pytest
-import redis
 
+from _helpers import PG_SERVER, RedisScratch, free_port
 from seawall.config import StackConfig
 from seawall.ops.smoke import SmokeReport, SmokeResult, run_smoke
-
-PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
-REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 def make_stack(tmp_path: Path, *checks: dict[str, Any]) -> StackConfig:
@@ -30,12 +25,6 @@ def make_stack(tmp_path: Path, *checks: dict[str, Any]) -> StackConfig:
 def one(tmp_path: Path, check: dict[str, Any]) -> SmokeResult:
     [result] = run_smoke(make_stack(tmp_path, {"name": "it", **check})).results
     return result
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -71,34 +60,6 @@ def http_url() -> Iterator[str]:
         thread.join()
 
 
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    """A scratch PostgreSQL database, dropped afterwards."""
-    name = f"seawall_test_{secrets.token_hex(6)}"
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}".encode())
-    try:
-        yield f"{PG_SERVER}/{name}"
-    finally:
-        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
-
-
-@pytest.fixture(scope="module")
-def mysql_db() -> Iterator[str]:
-    """A scratch MariaDB database, dropped afterwards; yields its name."""
-    name = f"seawall_test_{secrets.token_hex(6)}"
-    admin = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", autocommit=True)
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE `{name}`")
-        yield name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.close()
-
-
 @pytest.mark.integration
 def test_http_with_the_expected_status_and_body_passes(tmp_path: Path, http_url: str) -> None:
     result = one(tmp_path, {"http": {"url": f"{http_url}/", "body_contains": "lifebuoy"}})
@@ -123,7 +84,8 @@ def test_http_whose_body_lacks_the_text_fails(tmp_path: Path, http_url: str) -> 
 
 
 @pytest.mark.integration
-def test_postgres_write_then_read_passes_and_leaves_no_row(tmp_path: Path, pg_url: str) -> None:
+def test_postgres_write_then_read_passes_and_leaves_no_row(tmp_path: Path, postgres_db: str) -> None:
+    pg_url = postgres_db
     result = one(tmp_path, {"postgres": {"url": pg_url, "table": "smoke_rows"}})
     assert (result.passed, result.detail) == (True, "wrote and read back a row in smoke_rows")
     with psycopg.connect(pg_url) as conn:
@@ -134,7 +96,7 @@ def test_postgres_write_then_read_passes_and_leaves_no_row(tmp_path: Path, pg_ur
 
 @pytest.mark.integration
 def test_an_unreachable_postgres_fails(tmp_path: Path) -> None:
-    url = f"postgresql://postgres@127.0.0.1:{closed_port()}/postgres"
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
     result = one(tmp_path, {"postgres": {"url": url}})
     assert (result.passed, result.detail) == (False, "connection refused")
 
@@ -147,34 +109,32 @@ def test_a_missing_postgres_database_fails_with_the_server_reason(tmp_path: Path
 
 
 @pytest.mark.integration
-def test_mysql_write_then_read_passes(tmp_path: Path, mysql_db: str) -> None:
-    result = one(tmp_path, {"mysql": {"url": f"mariadb://root@127.0.0.1:3306/{mysql_db}"}})
+def test_mysql_write_then_read_passes(tmp_path: Path, mariadb_db: str) -> None:
+    result = one(tmp_path, {"mysql": {"url": f"mariadb://root@127.0.0.1:3306/{mariadb_db}"}})
     assert (result.passed, result.detail) == (True, "wrote and read back a row in seawall_smoke")
 
 
 @pytest.mark.integration
 def test_an_unreachable_mysql_fails(tmp_path: Path) -> None:
-    result = one(tmp_path, {"mysql": {"url": f"mysql://root@127.0.0.1:{closed_port()}/x"}})
+    result = one(tmp_path, {"mysql": {"url": f"mysql://root@127.0.0.1:{free_port()}/x"}})
     assert (result.passed, result.detail) == (False, "connection refused")
 
 
 @pytest.mark.integration
-def test_redis_round_trip_passes_and_removes_its_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_redis_round_trip_passes_and_removes_its_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_scratch: RedisScratch
+) -> None:
     key_token = f"seawall-test-{secrets.token_hex(6)}"
     tokens = iter([key_token, "the-value"])
     monkeypatch.setattr("seawall.ops.smoke._token", lambda: next(tokens))
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        result = one(tmp_path, {"redis": REDIS_URL})
-        assert (result.passed, result.detail) == (True, "SET, GET and DEL round trip ok")
-        assert client.exists(f"seawall:smoke:{key_token}") == 0
-    finally:
-        client.close()
+    result = one(tmp_path, {"redis": redis_scratch.url})
+    assert (result.passed, result.detail) == (True, "SET, GET and DEL round trip ok")
+    assert redis_scratch.client.exists(f"seawall:smoke:{key_token}") == 0
 
 
 @pytest.mark.integration
 def test_an_unreachable_redis_fails(tmp_path: Path) -> None:
-    result = one(tmp_path, {"redis": f"redis://127.0.0.1:{closed_port()}/15"})
+    result = one(tmp_path, {"redis": f"redis://127.0.0.1:{free_port()}/15"})
     assert (result.passed, result.detail) == (False, "connection refused")
 
 

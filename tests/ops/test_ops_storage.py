@@ -5,22 +5,16 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import socket
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
-import pymysql
 import pytest
-import redis
 
+from _helpers import REDIS_DB, RedisScratch, free_port, mariadb_admin
 from seawall.config import StackConfig
 from seawall.ops.storage import S3_PENDING, DatastoreSize, StorageReport, measure_storage, walk_size
-
-PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
-REDIS_DB = 15
 
 
 def make_stack(tmp_path: Path, components: dict[str, Any]) -> StackConfig:
@@ -32,59 +26,32 @@ def only(report: StorageReport) -> DatastoreSize:
     return row
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@pytest.fixture(scope="module")
+def pg_database(postgres_db: str) -> str:
+    """The scratch PostgreSQL database with two tables; yields its URL."""
+    with psycopg.connect(postgres_db, autocommit=True) as conn:
+        conn.execute(b"CREATE TABLE orders (id int, note text)")
+        conn.execute(b"CREATE TABLE items (id int)")
+        conn.execute(b"INSERT INTO orders SELECT g, repeat('x', 100) FROM generate_series(1, 1000) g")
+    return postgres_db
 
 
 @pytest.fixture(scope="module")
-def pg_database() -> Iterator[str]:
-    """A scratch PostgreSQL database with two tables, dropped afterwards; yields its URL."""
-    name = f"seawall_test_{secrets.token_hex(6)}"
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}".encode())
-    try:
-        with psycopg.connect(f"{PG_SERVER}/{name}", autocommit=True) as conn:
-            conn.execute(b"CREATE TABLE orders (id int, note text)")
-            conn.execute(b"CREATE TABLE items (id int)")
-            conn.execute(b"INSERT INTO orders SELECT g, repeat('x', 100) FROM generate_series(1, 1000) g")
-        yield f"{PG_SERVER}/{name}"
-    finally:
-        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
-
-
-@pytest.fixture(scope="module")
-def mysql_schema() -> Iterator[str]:
-    """A scratch MariaDB schema with three tables, dropped afterwards; yields its name."""
-    name = f"seawall_test_{secrets.token_hex(6)}"
-    admin = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", autocommit=True)
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE `{name}`")
-            for table in ("a", "b", "c"):
-                cursor.execute(f"CREATE TABLE `{name}`.{table} (id int primary key, v text)")
-            cursor.execute(f"INSERT INTO `{name}`.a VALUES (1, REPEAT('y', 5000))")
-        yield name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.close()
+def mysql_schema(mariadb_db: str) -> str:
+    """The scratch MariaDB schema with three tables; yields its name."""
+    with mariadb_admin() as admin, admin.cursor() as cursor:
+        for table in ("a", "b", "c"):
+            cursor.execute(f"CREATE TABLE `{mariadb_db}`.{table} (id int primary key, v text)")
+        cursor.execute(f"INSERT INTO `{mariadb_db}`.a VALUES (1, REPEAT('y', 5000))")
+    return mariadb_db
 
 
 @pytest.fixture
-def redis_keys() -> Iterator[int]:
-    """Three keys of our own in db 15, deleted afterwards; yields how many."""
-    prefix = f"seawall-test:{secrets.token_hex(6)}:"
-    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
-    try:
-        for i in range(3):
-            client.set(f"{prefix}{i}", "v" * 100, ex=300)
-        yield 3
-    finally:
-        client.delete(*(f"{prefix}{i}" for i in range(3)))
-        client.close()
+def redis_keys(redis_scratch: RedisScratch) -> int:
+    """Three keys of our own in db 15 (deleted afterwards by ``redis_scratch``); yields how many."""
+    for i in range(3):
+        redis_scratch.client.set(f"{redis_scratch.prefix}{i}", "v" * 100, ex=300)
+    return 3
 
 
 @pytest.mark.integration
@@ -128,7 +95,7 @@ def test_mysql_size_is_the_schema_data_and_index_length(mysql_schema: str) -> No
 
 @pytest.mark.integration
 def test_unreachable_servers_become_rows_with_errors_not_exceptions(tmp_path: Path) -> None:
-    port = closed_port()
+    port = free_port()
     password = "pw-" + secrets.token_hex(6)
     stack = make_stack(
         tmp_path,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
 from aiohttp import web
 
+from _helpers import free_port
 from seawall.config.probes import ProbeSpec
 from seawall.probes import ProbeResult, ProbeTarget, Status, run_probe, run_probes
 
@@ -60,13 +60,6 @@ async def http_server() -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
-
-
-def closed_port() -> int:
-    """A port nothing listens on: bound by the OS, then released."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def probe(http: object, timeout: str = "2s") -> ProbeResult:
@@ -129,7 +122,7 @@ def test_a_server_slower_than_the_timeout_fails_as_timed_out() -> None:
 
 
 def test_a_closed_port_fails_as_connection_refused() -> None:
-    result = asyncio.run(run_probe(ProbeSpec.model_validate({"http": f"http://127.0.0.1:{closed_port()}/"})))
+    result = asyncio.run(run_probe(ProbeSpec.model_validate({"http": f"http://127.0.0.1:{free_port()}/"})))
     assert (result.status, result.detail) == (Status.FAIL, "connection refused")
 
 
@@ -140,7 +133,7 @@ def test_an_unresolvable_host_fails_readably() -> None:
 
 
 def test_a_password_in_the_url_never_reaches_the_detail() -> None:
-    url = f"http://user:hunter2@127.0.0.1:{closed_port()}/"
+    url = f"http://user:hunter2@127.0.0.1:{free_port()}/"
     result = asyncio.run(run_probe(ProbeSpec.model_validate({"http": url})))
     assert result.status is Status.FAIL
     assert "hunter2" not in result.detail

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
-from collections.abc import Iterator
 
-import pymysql
 import pytest
 
+from _helpers import MYSQL_SERVER, free_port, mariadb_admin
 from seawall.config.probes import ProbeSpec
 from seawall.errors import ConfigError
 from seawall.probes import ProbeResult, Status, run_probe
@@ -17,23 +15,15 @@ from seawall.probes.mysql import MysqlTarget
 
 pytestmark = pytest.mark.integration
 
-SERVER = "127.0.0.1:3306"
+SERVER = MYSQL_SERVER
 
 
 @pytest.fixture(scope="module")
-def database() -> Iterator[str]:
-    """A scratch database with one table, dropped afterwards; yields its name."""
-    name = f"seawall_test_{secrets.token_hex(6)}"
-    admin = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", autocommit=True)
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE `{name}`")
-            cursor.execute(f"CREATE TABLE `{name}`.orders (id int)")
-        yield name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.close()
+def database(mariadb_db: str) -> str:
+    """The scratch database with one table; yields its name."""
+    with mariadb_admin() as admin, admin.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE `{mariadb_db}`.orders (id int)")
+    return mariadb_db
 
 
 def run(check: object, timeout: str = "3s", key: str = "mysql") -> ProbeResult:
@@ -69,9 +59,7 @@ def test_an_unknown_database_fails() -> None:
 
 
 def test_a_closed_port_fails_as_connection_refused() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     assert run(f"mysql://root@127.0.0.1:{port}/").detail == "connection refused"
 
 

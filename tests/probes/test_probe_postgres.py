@@ -4,33 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
-from collections.abc import Iterator
 
 import psycopg
 import pytest
 
+from _helpers import free_port, silent_server
 from seawall.config.probes import ProbeSpec
 from seawall.probes import ProbeResult, Status, run_probe
 
 pytestmark = pytest.mark.integration
 
-SERVER = "postgresql://postgres@127.0.0.1:5432"
-
 
 @pytest.fixture(scope="module")
-def database() -> Iterator[str]:
-    """A scratch database with one table, dropped afterwards; yields its URL."""
-    name = f"seawall_test_{secrets.token_hex(6)}"
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}".encode())
-    try:
-        with psycopg.connect(f"{SERVER}/{name}", autocommit=True) as conn:
-            conn.execute(b"CREATE TABLE orders (id int)")
-        yield f"{SERVER}/{name}"
-    finally:
-        with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
+def database(postgres_db: str) -> str:
+    """The scratch database with one table; yields its URL."""
+    with psycopg.connect(postgres_db, autocommit=True) as conn:
+        conn.execute(b"CREATE TABLE orders (id int)")
+    return postgres_db
 
 
 def run(check: object, timeout: str = "3s") -> ProbeResult:
@@ -70,23 +60,13 @@ def test_an_unknown_role_fails() -> None:
 
 
 def test_a_closed_port_fails_as_connection_refused() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     assert run(f"postgresql://postgres@127.0.0.1:{port}/postgres").detail == "connection refused"
 
 
 def test_a_server_that_never_answers_times_out() -> None:
     async def main() -> ProbeResult:
-        async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            try:
-                await reader.read()  # never answers; returns when the client hangs up
-            finally:
-                writer.close()
-
-        server = await asyncio.start_server(silent, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        async with server:
+        async with silent_server() as port:
             url = f"postgresql://postgres@127.0.0.1:{port}/postgres?sslmode=disable"
             return await run_probe(ProbeSpec.model_validate({"postgres": url, "timeout": "300ms"}))
 

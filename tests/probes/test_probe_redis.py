@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
 
 import pytest
 
+from _helpers import free_port, silent_server
 from seawall.config.probes import ProbeSpec
 from seawall.probes import ProbeResult, Status, run_probe
 
@@ -41,23 +41,13 @@ def test_a_database_index_out_of_range_fails() -> None:
 
 
 def test_a_closed_port_fails_as_connection_refused() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     assert run(f"redis://127.0.0.1:{port}/0").detail == "connection refused"
 
 
 def test_a_server_that_never_answers_times_out() -> None:
     async def main() -> ProbeResult:
-        async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            try:
-                await reader.read()  # never answers; returns when the client hangs up
-            finally:
-                writer.close()
-
-        server = await asyncio.start_server(silent, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        async with server:
+        async with silent_server() as port:
             spec = ProbeSpec.model_validate({"redis": f"redis://127.0.0.1:{port}/0", "timeout": "300ms"})
             return await run_probe(spec)
 

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import pytest
 
+from _helpers import free_port
 from seawall.config.probes import ProbeSpec
 from seawall.probes import ProbeResult, Status, run_probe
 
 pytestmark = pytest.mark.integration
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_a_listening_port_passes() -> None:
@@ -32,7 +26,7 @@ def test_a_listening_port_passes() -> None:
 
 
 def test_a_closed_port_fails_as_connection_refused() -> None:
-    result = asyncio.run(run_probe(ProbeSpec.model_validate({"tcp": closed_port()})))
+    result = asyncio.run(run_probe(ProbeSpec.model_validate({"tcp": free_port()})))
     assert (result.status, result.detail) == (Status.FAIL, "connection refused")
     assert result.observed == {"kind": "tcp"}
 

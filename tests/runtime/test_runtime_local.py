@@ -18,6 +18,7 @@ import psutil
 import pytest
 import yaml
 
+from _helpers import free_port
 from seawall.config import StackConfig, load_stack
 from seawall.errors import RuntimeDriverError
 from seawall.runtime import ComponentStatus, LocalRuntime, daemon_pid, ensure_daemon, get_runtime
@@ -56,12 +57,6 @@ def gone(pid: int) -> bool:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _cleanup(tag: str, config: Path, stack: StackConfig) -> None:
@@ -109,6 +104,17 @@ def make_stack(tmp_path: Path) -> Iterator[MakeStack]:
 
 def one(rt: LocalRuntime, name: str) -> ComponentStatus:
     return rt.status([name])[0]
+
+
+def started_under_daemon(stack: StackConfig) -> tuple[LocalRuntime, int, int]:
+    """Start component ``app``; the runtime, the child's pid and the supervisor daemon's pid."""
+    rt = LocalRuntime(stack)
+    rt.start(["app"])
+    child = one(rt, "app").pid
+    daemon = daemon_pid(stack)
+    assert child is not None
+    assert daemon is not None
+    return rt, child, daemon
 
 
 def events(stack: StackConfig, kind: str) -> list[Any]:
@@ -322,12 +328,7 @@ def test_runtime_status_without_daemon_starts_nothing(make_stack: MakeStack) -> 
 
 def test_runtime_daemon_sigterm_stops_children(make_stack: MakeStack) -> None:
     stack = make_stack({"app": {"command": SLEEPER}})
-    rt = LocalRuntime(stack)
-    rt.start(["app"])
-    child = one(rt, "app").pid
-    daemon = daemon_pid(stack)
-    assert child is not None
-    assert daemon is not None
+    rt, child, daemon = started_under_daemon(stack)
     os.kill(daemon, signal.SIGTERM)
     wait_for(lambda: gone(daemon), what="daemon exit")
     assert gone(child)
@@ -339,12 +340,7 @@ def test_runtime_daemon_sigterm_stops_children(make_stack: MakeStack) -> None:
 
 def test_runtime_daemon_sigkill_leaves_children_and_a_new_daemon_adopts(make_stack: MakeStack) -> None:
     stack = make_stack({"app": {"command": SLEEPER, "restart": {"backoff": FAST}}})
-    rt = LocalRuntime(stack)
-    rt.start(["app"])
-    child = one(rt, "app").pid
-    daemon = daemon_pid(stack)
-    assert child is not None
-    assert daemon is not None
+    rt, child, daemon = started_under_daemon(stack)
     os.kill(daemon, signal.SIGKILL)
     wait_for(lambda: gone(daemon), what="daemon death")
     assert not gone(child)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from seawall.config import StackConfig
 from seawall.errors import SeawallError
+from seawall.ops._report import CheckReport
 from seawall.ops.doctor_checks import (
     Check,
     Mark,
@@ -24,16 +25,20 @@ from seawall.runtime import Runtime
 
 
 @dataclass(frozen=True)
-class DoctorReport:
-    """Every check, in a stable order: config, runtime, commands, tools, ports, memory, disk."""
+class DoctorReport(CheckReport[Check]):
+    """Every check, in a stable order: config, runtime, commands, tools, ports, memory, disk.
+
+    Warnings do not fail a preflight: only failed checks make the exit code 1.
+    """
 
     stack: str
     checks: list[Check] = field(default_factory=list)
 
-    @property
-    def failed(self) -> list[Check]:
-        """The checks that failed."""
-        return [c for c in self.checks if c.status == "fail"]
+    def _entries(self) -> list[Check]:
+        return self.checks
+
+    def _fails(self, entry: Check) -> bool:
+        return entry.status == "fail"
 
     @property
     def warnings(self) -> list[Check]:
@@ -45,20 +50,11 @@ class DoctorReport:
         """The worst verdict of any check."""
         return "fail" if self.failed else "warn" if self.warnings else "ok"
 
-    @property
-    def exit_code(self) -> int:
-        """1 if any check failed, else 0 (warnings do not fail a preflight)."""
-        return 1 if self.failed else 0
-
     def to_dict(self) -> dict[str, object]:
         """JSON form."""
-        return {
-            "stack": self.stack,
-            "status": self.status,
-            "failed": len(self.failed),
-            "warnings": len(self.warnings),
-            "checks": [c.to_dict() for c in self.checks],
-        }
+        return self._envelope(
+            "checks", status=self.status, failed=len(self.failed), warnings=len(self.warnings)
+        )
 
 
 def run_doctor(

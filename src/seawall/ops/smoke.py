@@ -32,6 +32,7 @@ from seawall.ops._datastores import (
     pg_connect,
     pg_table,
 )
+from seawall.ops._report import CheckReport
 from seawall.probes.command import CommandProbe
 from seawall.probes.http import HttpProbe
 from seawall.probes.outcome import shorten, timed_out
@@ -68,17 +69,18 @@ class SmokeResult:
 
 
 @dataclass(frozen=True)
-class SmokeReport:
+class SmokeReport(CheckReport[SmokeResult]):
     """Every smoke check of a stack, in config order."""
 
     stack: str
     results: list[SmokeResult] = field(default_factory=list)
     seconds: float = 0.0
 
-    @property
-    def failed(self) -> list[SmokeResult]:
-        """The checks that did not pass."""
-        return [r for r in self.results if not r.passed]
+    def _entries(self) -> list[SmokeResult]:
+        return self.results
+
+    def _fails(self, entry: SmokeResult) -> bool:
+        return not entry.passed
 
     @property
     def summary(self) -> str:
@@ -88,20 +90,11 @@ class SmokeReport:
         passed = len(self.results) - len(self.failed)
         return f"{passed}/{len(self.results)} checks passed"
 
-    @property
-    def exit_code(self) -> int:
-        """1 if any check failed, else 0."""
-        return 1 if self.failed else 0
-
     def to_dict(self) -> dict[str, object]:
         """JSON form."""
-        return {
-            "stack": self.stack,
-            "summary": self.summary,
-            "passed": not self.failed,
-            "seconds": round(self.seconds, 3),
-            "results": [r.to_dict() for r in self.results],
-        }
+        return self._envelope(
+            "results", summary=self.summary, passed=not self.failed, seconds=round(self.seconds, 3)
+        )
 
 
 class _Failed(Exception):

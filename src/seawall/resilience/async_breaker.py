@@ -21,14 +21,13 @@ class AsyncBreaker(Breaker):
 
     async def acall(self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Await ``fn(*args, **kwargs)`` through the breaker."""
-        gen = self._acquire()
-        start = self._now() if self._timing else 0.0
+        gen, start = self._begin()
         try:
             result = await fn(*args, **kwargs)
         except BaseException as exc:
-            self._on_exception(exc, gen, self._now() - start if self._timing else None)
+            self._fail(exc, gen, start)
             raise
-        self._on_result(result, gen, self._now() - start if self._timing else None)
+        self._finish(result, gen, start)
         return result
 
     def __call__(self, fn: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:  # type: ignore[override]
@@ -36,7 +35,7 @@ class AsyncBreaker(Breaker):
         if not inspect.iscoroutinefunction(fn):
             raise TypeError(f"{fn!r} is not a coroutine function: use Breaker")
         slow_path = self.acall
-        on_exception = self._on_exception
+        fail = self._fail
         record = self._record
         success = Outcome.SUCCESS
 
@@ -47,8 +46,9 @@ class AsyncBreaker(Breaker):
             try:
                 result = await fn(*args, **kwargs)
             except BaseException as exc:
-                on_exception(exc, -1, None)
+                fail(exc, -1, 0.0)
                 raise
+            # _finish() inlined: a method call more costs this path ~15%
             window = self._window
             if self._fast and not window.bad:  # type: ignore[union-attr]
                 next(window.slots)  # type: ignore[union-attr]

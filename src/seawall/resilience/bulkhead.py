@@ -37,6 +37,11 @@ class _BulkheadBase:
         self._admitted = Counter()
         self._rejected = Counter()
         self._waiting = 0
+        self._init_slots()
+
+    def _init_slots(self) -> None:
+        """Set up the twin's own slot bookkeeping (a deque of tokens, or a counter and futures)."""
+        raise NotImplementedError
 
     def counts(self) -> dict[str, int]:
         """Calls admitted and rejected so far."""
@@ -60,15 +65,7 @@ class Bulkhead(_BulkheadBase):
     that must wait use the condition variable. Usable as ``with bulkhead:`` or a decorator.
     """
 
-    def __init__(
-        self,
-        max_concurrent: int,
-        *,
-        max_queue: int = 0,
-        queue_timeout: float | None = None,
-        name: str = "bulkhead",
-    ) -> None:
-        super().__init__(max_concurrent, max_queue=max_queue, queue_timeout=queue_timeout, name=name)
+    def _init_slots(self) -> None:
         self._slots: collections.deque[None] = collections.deque([None] * self.max_concurrent)
         self._cond = threading.Condition(threading.Lock())
 
@@ -165,15 +162,7 @@ class AsyncBulkhead(_BulkheadBase):
     FIFO order as futures.
     """
 
-    def __init__(
-        self,
-        max_concurrent: int,
-        *,
-        max_queue: int = 0,
-        queue_timeout: float | None = None,
-        name: str = "bulkhead",
-    ) -> None:
-        super().__init__(max_concurrent, max_queue=max_queue, queue_timeout=queue_timeout, name=name)
+    def _init_slots(self) -> None:
         self._active = 0
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
 

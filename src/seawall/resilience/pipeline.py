@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 from . import _clock
 from .breaker import Breaker
@@ -19,9 +19,13 @@ __all__ = ["AsyncPipeline", "Pipeline"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
+FallbackT = TypeVar("FallbackT", Fallback[Any], AsyncFallback[Any])
+TimeoutT = TypeVar("TimeoutT", Timeout, AsyncTimeout)
+BulkheadT = TypeVar("BulkheadT", Bulkhead, AsyncBulkhead)
+RetryT = TypeVar("RetryT", Retry, AsyncRetry)
 
 
-class _PipelineBase:
+class _PipelineBase(Generic[FallbackT, TimeoutT, BulkheadT, RetryT]):
     """Order, outermost first: fallback -> total timeout -> bulkhead -> retry -> breaker ->
     per-attempt timeout -> the call.
 
@@ -32,20 +36,41 @@ class _PipelineBase:
     trial call (if the retry's attempts and time allow) and tries again.
     """
 
-    retry: Retry | AsyncRetry | None
-    breaker: Breaker | None
-
-    def _setup(self, name: str, breaker: Breaker | None, on_open: str) -> None:
+    def __init__(
+        self,
+        *,
+        name: str = "pipeline",
+        fallback: FallbackT | None = None,
+        timeout: TimeoutT | None = None,
+        bulkhead: BulkheadT | None = None,
+        retry: RetryT | None = None,
+        breaker: Breaker | None = None,
+        attempt_timeout: TimeoutT | None = None,
+        on_open: str = "raise",
+    ) -> None:
         if on_open not in ("raise", "wait"):
             raise PolicyConfigError(f"pipeline on_open must be 'raise' or 'wait', got {on_open!r}")
         self.name = name
         self.breaker = breaker
         self.on_open = on_open
+        self.fallback: FallbackT | None = fallback
+        self.timeout: TimeoutT | None = timeout
+        self.bulkhead: BulkheadT | None = bulkhead
+        self.retry: RetryT | None = retry
+        self.attempt_timeout: TimeoutT | None = attempt_timeout
 
-    def _give_up_on(self, exc: BaseException, clock: _clock.Clock, start: float, n: int) -> float | None:
-        """The wait before retrying after ``exc``, or None to re-raise it."""
+    def _decide(
+        self, clock: _clock.Clock, start: float, n: int, exc: BaseException | None, *, result: object
+    ) -> float | None:
+        """The wait before retrying after ``exc`` (or ``result``), or None to give up.
+
+        The retry's own decision, but the pipeline's breaker refusing an attempt ends or
+        waits out the retrying as ``on_open`` says.
+        """
         retry = self.retry
         assert retry is not None
+        if exc is None:
+            return retry._decide(clock, start, n, None, result=result)
         if isinstance(exc, CircuitOpenError) and exc.name == getattr(self.breaker, "name", None):
             if self.on_open == "raise":
                 retry._failed.inc()
@@ -57,27 +82,8 @@ class _PipelineBase:
         return retry._decide(clock, start, n, exc)
 
 
-class Pipeline(_PipelineBase):
+class Pipeline(_PipelineBase[Fallback[Any], Timeout, Bulkhead, Retry]):
     """The sync pipeline: ``pipeline.call(fn, ...)`` or ``@pipeline``."""
-
-    def __init__(
-        self,
-        *,
-        name: str = "pipeline",
-        fallback: Fallback[Any] | None = None,
-        timeout: Timeout | None = None,
-        bulkhead: Bulkhead | None = None,
-        retry: Retry | None = None,
-        breaker: Breaker | None = None,
-        attempt_timeout: Timeout | None = None,
-        on_open: str = "raise",
-    ) -> None:
-        self._setup(name, breaker, on_open)
-        self.fallback = fallback
-        self.timeout = timeout
-        self.bulkhead = bulkhead
-        self.retry: Retry | None = retry
-        self.attempt_timeout = attempt_timeout
 
     def _attempt(self, fn: Callable[..., T], args: Any, kwargs: Any) -> T:
         b = self.breaker
@@ -85,57 +91,18 @@ class Pipeline(_PipelineBase):
         if b is None:
             return fn(*args, **kwargs) if limit is None else limit.call(fn, *args, **kwargs)
         gen = -1 if b._fast else b._acquire()
-        timing = b._timing
-        start = b._now() if timing else 0.0
+        start = b._now() if b._timing else 0.0
         try:
             result = fn(*args, **kwargs) if limit is None else limit.call(fn, *args, **kwargs)
         except BaseException as exc:
-            b._on_exception(exc, gen, b._now() - start if timing else None)
+            b._fail(exc, gen, start)
             raise
         if gen == -1 and b._fast and not b._window.bad:  # type: ignore[union-attr]
             next(b._window.slots)  # type: ignore[union-attr]
-            b._inc_ok()
+            b._inc_ok()  # b._finish() inlined: a method call more costs the pipeline ~10%
         else:
-            b._on_result(result, gen, b._now() - start if timing else None)
+            b._finish(result, gen, start)
         return result
-
-    def _again(
-        self,
-        fn: Callable[..., T],
-        args: Any,
-        kwargs: Any,
-        start: float | None,
-        *,
-        exc: BaseException | None,
-        result: Any,
-    ) -> T:
-        """Attempts after a failed first one."""
-        retry = self.retry
-        assert retry is not None
-        clock = retry._clock or _clock.current()
-        began = clock.monotonic() if start is None else start
-        n = 1
-        while True:
-            if exc is not None:
-                delay = self._give_up_on(exc, clock, began, n)
-                if delay is None:
-                    raise exc  # the caller's own exception object, not a wrapper
-            else:
-                delay = retry._decide(clock, began, n, None, result=result)
-                if delay is None:
-                    return result  # type: ignore[no-any-return]
-            clock.sleep(delay)
-            n += 1
-            try:
-                result = self._attempt(fn, args, kwargs)
-            except BaseException as error:
-                exc = error
-                continue
-            exc = None
-            check = retry.retry_on_result
-            if check is None or not check(result):
-                retry._succeeded()
-                return result  # type: ignore[no-any-return]
 
     def _limited(self, fn: Callable[..., T], args: Any, kwargs: Any) -> T:
         bulkhead = self.bulkhead
@@ -153,10 +120,26 @@ class Pipeline(_PipelineBase):
             try:
                 result = self._attempt(fn, args, kwargs)
             except BaseException as exc:
-                return self._again(fn, args, kwargs, start, exc=exc, result=None)
+                return retry._again(
+                    functools.partial(self._attempt, fn, args, kwargs),
+                    (),
+                    {},
+                    start,
+                    exc=exc,
+                    result=None,
+                    decide=self._decide,
+                )
             check = retry.retry_on_result
             if check is not None and check(result):
-                return self._again(fn, args, kwargs, start, exc=None, result=result)
+                return retry._again(
+                    functools.partial(self._attempt, fn, args, kwargs),
+                    (),
+                    {},
+                    start,
+                    exc=None,
+                    result=result,
+                    decide=self._decide,
+                )
             retry._ok.inc()
             if retry.budget is not None:
                 retry.budget.record_success()
@@ -193,27 +176,8 @@ class Pipeline(_PipelineBase):
         return protected
 
 
-class AsyncPipeline(_PipelineBase):
+class AsyncPipeline(_PipelineBase[AsyncFallback[Any], AsyncTimeout, AsyncBulkhead, AsyncRetry]):
     """The coroutine twin of :class:`Pipeline`; the breaker may be shared with sync code."""
-
-    def __init__(
-        self,
-        *,
-        name: str = "pipeline",
-        fallback: AsyncFallback[Any] | None = None,
-        timeout: AsyncTimeout | None = None,
-        bulkhead: AsyncBulkhead | None = None,
-        retry: AsyncRetry | None = None,
-        breaker: Breaker | None = None,
-        attempt_timeout: AsyncTimeout | None = None,
-        on_open: str = "raise",
-    ) -> None:
-        self._setup(name, breaker, on_open)
-        self.fallback = fallback
-        self.timeout = timeout
-        self.bulkhead = bulkhead
-        self.retry: AsyncRetry | None = retry
-        self.attempt_timeout = attempt_timeout
 
     async def _attempt(self, fn: Callable[..., Awaitable[T]], args: Any, kwargs: Any) -> T:
         b = self.breaker
@@ -223,59 +187,18 @@ class AsyncPipeline(_PipelineBase):
                 return await fn(*args, **kwargs)
             return await limit.call(fn, *args, **kwargs)
         gen = -1 if b._fast else b._acquire()
-        timing = b._timing
-        start = b._now() if timing else 0.0
+        start = b._now() if b._timing else 0.0
         try:
-            if limit is None:
-                result = await fn(*args, **kwargs)
-            else:
-                result = await limit.call(fn, *args, **kwargs)
+            result = await (fn(*args, **kwargs) if limit is None else limit.call(fn, *args, **kwargs))
         except BaseException as exc:
-            b._on_exception(exc, gen, b._now() - start if timing else None)
+            b._fail(exc, gen, start)
             raise
         if gen == -1 and b._fast and not b._window.bad:  # type: ignore[union-attr]
             next(b._window.slots)  # type: ignore[union-attr]
-            b._inc_ok()
+            b._inc_ok()  # b._finish() inlined: a method call more costs the pipeline ~10%
         else:
-            b._on_result(result, gen, b._now() - start if timing else None)
+            b._finish(result, gen, start)
         return result
-
-    async def _again(
-        self,
-        fn: Callable[..., Awaitable[T]],
-        args: Any,
-        kwargs: Any,
-        start: float | None,
-        *,
-        exc: BaseException | None,
-        result: Any,
-    ) -> T:
-        retry = self.retry
-        assert retry is not None
-        clock = retry._clock or _clock.current()
-        began = clock.monotonic() if start is None else start
-        n = 1
-        while True:
-            if exc is not None:
-                delay = self._give_up_on(exc, clock, began, n)
-                if delay is None:
-                    raise exc
-            else:
-                delay = retry._decide(clock, began, n, None, result=result)
-                if delay is None:
-                    return result  # type: ignore[no-any-return]
-            await clock.asleep(delay)
-            n += 1
-            try:
-                result = await self._attempt(fn, args, kwargs)
-            except BaseException as error:
-                exc = error
-                continue
-            exc = None
-            check = retry.retry_on_result
-            if check is None or not check(result):
-                retry._succeeded()
-                return result  # type: ignore[no-any-return]
 
     async def _limited(self, fn: Callable[..., Awaitable[T]], args: Any, kwargs: Any) -> T:
         bulkhead = self.bulkhead
@@ -289,10 +212,26 @@ class AsyncPipeline(_PipelineBase):
             try:
                 result = await self._attempt(fn, args, kwargs)
             except BaseException as exc:
-                return await self._again(fn, args, kwargs, start, exc=exc, result=None)
+                return await retry._again(
+                    functools.partial(self._attempt, fn, args, kwargs),
+                    (),
+                    {},
+                    start,
+                    exc=exc,
+                    result=None,
+                    decide=self._decide,
+                )
             check = retry.retry_on_result
             if check is not None and check(result):
-                return await self._again(fn, args, kwargs, start, exc=None, result=result)
+                return await retry._again(
+                    functools.partial(self._attempt, fn, args, kwargs),
+                    (),
+                    {},
+                    start,
+                    exc=None,
+                    result=result,
+                    decide=self._decide,
+                )
             retry._ok.inc()
             if retry.budget is not None:
                 retry.budget.record_success()

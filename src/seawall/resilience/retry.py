@@ -8,7 +8,7 @@ import math
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from types import TracebackType
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from . import _clock, _validate
 from ._counters import Counter
@@ -22,6 +22,14 @@ __all__ = ["AsyncRetry", "Attempt", "Retry"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+class _Decide(Protocol):
+    """:meth:`_RetrySettings._decide`'s shape: the wait before the next attempt, or None to stop."""
+
+    def __call__(
+        self, clock: _clock.Clock, start: float, attempt: int, exc: BaseException | None, /, *, result: object
+    ) -> float | None: ...
 
 
 class _RetrySettings:
@@ -77,6 +85,40 @@ class _RetrySettings:
         self._ok.inc()
         if self.budget is not None:
             self.budget.record_success()
+
+    def _rejects(self, exc: BaseException) -> bool:
+        """Whether ``on=`` leaves ``exc`` alone; such an exception counts as the call's failure."""
+        if self._on(exc):
+            return False
+        self._failed.inc()
+        return True
+
+    def _accepts(self, result: object) -> bool:
+        """Whether ``result`` ends the call as a success (``retry_on_result`` does not reject it)."""
+        check = self.retry_on_result
+        if check is not None and check(result):
+            return False
+        self._ok.inc()  # _succeeded() inlined: this is the success path of call()
+        if self.budget is not None:
+            self.budget.record_success()
+        return True
+
+    def _restart(self, start: float | None) -> tuple[_clock.Clock, float]:
+        """The clock of the attempts after a failed first one, and when the call began on it."""
+        clock = self._clock or _clock.current()
+        return clock, clock.monotonic() if start is None else start
+
+    def _series(self) -> Iterator[Attempt]:
+        """The attempts of a retried block, without the waits between them (the twins sleep)."""
+        clock = self._clock or _clock.current()
+        start = clock.monotonic()
+        number = 0
+        while True:
+            number += 1
+            attempt = Attempt(self, clock, start, number)
+            yield attempt
+            if attempt.succeeded or attempt.delay is None:
+                return
 
     def _decide(
         self,
@@ -144,8 +186,7 @@ class Attempt:
             self.succeeded = True
             s._succeeded()
             return False
-        if not s._on(exc):
-            s._failed.inc()
+        if s._rejects(exc):
             return False
         self.delay = s._decide(self._clock, self._start, self.number, exc)
         return self.delay is not None
@@ -164,15 +205,12 @@ class Retry(_RetrySettings):
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            if not self._on(exc):
-                self._failed.inc()
+            if self._rejects(exc):
                 raise
             return self._again(fn, args, kwargs, start, exc=exc, result=None)
-        check = self.retry_on_result
-        if check is not None and check(result):
-            return self._again(fn, args, kwargs, start, exc=None, result=result)
-        self._succeeded()
-        return result
+        if self._accepts(result):
+            return result
+        return self._again(fn, args, kwargs, start, exc=None, result=result)
 
     def _again(
         self,
@@ -183,48 +221,46 @@ class Retry(_RetrySettings):
         *,
         exc: BaseException | None,
         result: Any,
+        decide: _Decide | None = None,
     ) -> T:
-        """Attempts after the first failed one (``exc``, or a ``result`` to retry)."""
-        clock = self._clock or _clock.current()
-        began = clock.monotonic() if start is None else start
-        attempt = 1
-        while True:
-            delay = self._decide(clock, began, attempt, exc, result=result)
-            if delay is None:
-                if exc is not None:
-                    raise exc  # the caller's own exception object, not a wrapper
-                return result  # type: ignore[no-any-return]
+        """Attempts after the first failed one (``exc``, or a ``result`` to retry).
+
+        ``decide`` (a pipeline's) replaces :meth:`_decide` and screens every exception itself.
+        """
+        clock, began = self._restart(start)
+        n = 1
+        while (delay := (decide or self._decide)(clock, began, n, exc, result=result)) is not None:
             clock.sleep(delay)
-            attempt += 1
+            n += 1
             try:
                 result = fn(*args, **kwargs)
             except BaseException as error:
-                if not self._on(error):
-                    self._failed.inc()
+                if decide is None and self._rejects(error):
                     raise
                 exc = error
                 continue
             exc = None
-            check = self.retry_on_result
-            if check is None or not check(result):
-                self._succeeded()
+            if self._accepts(result):
                 return result  # type: ignore[no-any-return]
+        if exc is not None:
+            raise exc  # the caller's own exception object, not a wrapper
+        return result  # type: ignore[no-any-return]
 
     def __call__(self, fn: Callable[P, T]) -> Callable[P, T]:
         if inspect.iscoroutinefunction(fn):
             raise TypeError(f"{fn!r} is a coroutine function: use AsyncRetry")
-        on = self._on
+        rejects = self._rejects
         again = self._again
         ok = self._ok.inc
 
         @functools.wraps(fn)
         def retried(*args: P.args, **kwargs: P.kwargs) -> T:
+            # the success path inlines call() and _accepts(): a method call more would cost ~20%
             start = (self._clock or _clock.current()).monotonic() if self.timeout else None
             try:
                 result = fn(*args, **kwargs)
             except BaseException as exc:
-                if not on(exc):
-                    self._failed.inc()
+                if rejects(exc):
                     raise
                 return again(fn, args, kwargs, start, exc=exc, result=None)
             check = self.retry_on_result
@@ -239,16 +275,10 @@ class Retry(_RetrySettings):
 
     def attempts(self) -> Iterator[Attempt]:
         """Attempts for a retried block; stops after success or when the policy gives up."""
-        clock = self._clock or _clock.current()
-        start = clock.monotonic()
-        number = 0
-        while True:
-            number += 1
-            attempt = Attempt(self, clock, start, number)
+        for attempt in self._series():
             yield attempt
-            if attempt.succeeded or attempt.delay is None:
-                return
-            clock.sleep(attempt.delay)
+            if attempt.delay is not None and not attempt.succeeded:
+                attempt._clock.sleep(attempt.delay)
 
 
 class AsyncRetry(_RetrySettings):
@@ -260,15 +290,12 @@ class AsyncRetry(_RetrySettings):
         try:
             result = await fn(*args, **kwargs)
         except BaseException as exc:
-            if not self._on(exc):
-                self._failed.inc()
+            if self._rejects(exc):
                 raise
             return await self._again(fn, args, kwargs, start, exc=exc, result=None)
-        check = self.retry_on_result
-        if check is not None and check(result):
-            return await self._again(fn, args, kwargs, start, exc=None, result=result)
-        self._succeeded()
-        return result
+        if self._accepts(result):
+            return result
+        return await self._again(fn, args, kwargs, start, exc=None, result=result)
 
     async def _again(
         self,
@@ -279,31 +306,26 @@ class AsyncRetry(_RetrySettings):
         *,
         exc: BaseException | None,
         result: Any,
+        decide: _Decide | None = None,
     ) -> T:
-        clock = self._clock or _clock.current()
-        began = clock.monotonic() if start is None else start
-        attempt = 1
-        while True:
-            delay = self._decide(clock, began, attempt, exc, result=result)
-            if delay is None:
-                if exc is not None:
-                    raise exc
-                return result  # type: ignore[no-any-return]
+        clock, began = self._restart(start)
+        n = 1
+        while (delay := (decide or self._decide)(clock, began, n, exc, result=result)) is not None:
             await clock.asleep(delay)
-            attempt += 1
+            n += 1
             try:
                 result = await fn(*args, **kwargs)
             except BaseException as error:
-                if not self._on(error):
-                    self._failed.inc()
+                if decide is None and self._rejects(error):
                     raise
                 exc = error
                 continue
             exc = None
-            check = self.retry_on_result
-            if check is None or not check(result):
-                self._succeeded()
+            if self._accepts(result):
                 return result  # type: ignore[no-any-return]
+        if exc is not None:
+            raise exc
+        return result  # type: ignore[no-any-return]
 
     def __call__(self, fn: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
         if not inspect.iscoroutinefunction(fn):
@@ -318,13 +340,7 @@ class AsyncRetry(_RetrySettings):
 
     async def attempts(self) -> AsyncIterator[Attempt]:
         """Attempts for a retried block: ``async for attempt in retry.attempts(): with attempt:``."""
-        clock = self._clock or _clock.current()
-        start = clock.monotonic()
-        number = 0
-        while True:
-            number += 1
-            attempt = Attempt(self, clock, start, number)
+        for attempt in self._series():
             yield attempt
-            if attempt.succeeded or attempt.delay is None:
-                return
-            await clock.asleep(attempt.delay)
+            if attempt.delay is not None and not attempt.succeeded:
+                await attempt._clock.asleep(attempt.delay)
