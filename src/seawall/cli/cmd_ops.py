@@ -78,3 +78,8 @@ def storage(ctx: typer.Context, json_out: Json = False) -> None:
     out.print(table("datastores", ["component", "kind", "size", "detail"], rows))
     disk_rows = [(d.path, format_size(d.free_bytes), format_size(d.total_bytes)) for d in report.disks]
     out.print(table("disk", ["path", "free", "total"], disk_rows))
+    if report.volumes or report.volume_error:
+        vol_rows = [(n, "unknown" if b < 0 else format_size(b)) for n, b in report.volumes]
+        out.print(table("volumes", ["volume", "size"], vol_rows))
+        if report.volume_error:
+            out.print(f"{mark('warn')} volumes not measured: {report.volume_error}")

@@ -69,6 +69,20 @@ def compose_fallback(path: Path | None) -> Path | None:
     return next((here / n for n in COMPOSE_NAMES if (here / n).is_file()), None)
 
 
+def _literal_environment(compose: Path) -> dict[str, str]:
+    """NAME -> value of every literal `environment:` entry of a compose file's services."""
+    raw, _ = read_yaml(compose)
+    services = raw.get("services") if isinstance(raw, dict) else None
+    out: dict[str, str] = {}
+    for spec in (services or {}).values():
+        env = spec.get("environment") if isinstance(spec, dict) else None
+        pairs = env.items() if isinstance(env, dict) else (str(e).partition("=")[::2] for e in env or [])
+        for name, value in pairs:
+            if value is not None and "$" not in str(value):
+                out.setdefault(str(name), str(value))
+    return out
+
+
 def load_stack(path: Path | None = None, *, environ: Mapping[str, str] | None = None) -> StackConfig:
     """Load and validate a stack file; every problem becomes one ConfigError (exit 2).
 
@@ -80,7 +94,10 @@ def load_stack(path: Path | None = None, *, environ: Mapping[str, str] | None = 
         from seawall.config.compose_import import import_compose
 
         file = compose.resolve()
-        return _finish(import_compose(file).data, file, {}, environ)
+        # nothing is written to disk here, so the secrets the import turned into ${VAR}
+        # references may take the compose file's own literal values (lowest precedence)
+        env = {**_literal_environment(file), **stack_env(file.parent, environ)}
+        return _finish(import_compose(file).data, file, {}, env)
     file = find_config(path).resolve()
     raw, lines = read_yaml(file)
     if raw is None:

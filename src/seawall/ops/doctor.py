@@ -18,6 +18,7 @@ from seawall.ops.doctor_checks import (
     disk_checks,
     memory_check,
     runtime_check,
+    volume_checks,
 )
 from seawall.ops.doctor_ports import port_checks
 from seawall.ops.doctor_tools import tool_checks
@@ -79,5 +80,6 @@ def run_doctor(
         *port_checks(stack, runtime),
         memory_check(stack),
         *disk_checks(stack),
+        *volume_checks(stack),
     ]
     return DoctorReport(stack.stack, checks)

@@ -151,3 +151,22 @@ def disk_check(disk: DiskSpace) -> Check:
 def disk_checks(stack: StackConfig) -> list[Check]:
     """Free disk where the data, the backups and the state live (one check per filesystem)."""
     return [disk_check(d) for d in disks_for(stack_places(stack))]
+
+
+def volume_checks(stack: StackConfig) -> list[Check]:
+    """Compose stacks: stateful services must keep their data in a named volume or a bind mount."""
+    if stack.runtime != "compose":
+        return []
+    from seawall.config.yamlfile import read_yaml
+    from seawall.runtime.compose import compose_file_of
+    from seawall.runtime.compose_volumes import volume_warnings
+
+    try:
+        data, _ = read_yaml(compose_file_of(stack))
+    except SeawallError as exc:
+        return [Check("persistent data", "fail", exc.message, exc.hint or "")]
+    warnings = volume_warnings(data if isinstance(data, dict) else {})
+    if not warnings:
+        return [Check("persistent data", "ok", "every stateful service keeps its data in a volume")]
+    hint = "mount a named volume at the data directory (e.g. pgdata:/var/lib/postgresql/data)"
+    return [Check("persistent data", "warn", w, hint) for w in warnings]

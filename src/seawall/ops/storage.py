@@ -19,7 +19,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from seawall.config import DatastoreSpec, StackConfig
-from seawall.errors import ConfigError
+from seawall.errors import ConfigError, SeawallError
 from seawall.ops._datastores import (
     close_quietly,
     describe_mysql_error,
@@ -67,6 +67,8 @@ class StorageReport:
     stack: str
     datastores: list[DatastoreSize] = field(default_factory=list)
     disks: list[DiskSpace] = field(default_factory=list)
+    volumes: list[tuple[str, int]] = field(default_factory=list)  # compose: (volume, bytes; -1 unknown)
+    volume_error: str | None = None
 
     @property
     def total_bytes(self) -> int:
@@ -85,6 +87,8 @@ class StorageReport:
             "total_bytes": self.total_bytes,
             "datastores": [d.to_dict() for d in self.datastores],
             "disks": [d.to_dict() for d in self.disks],
+            "volumes": [{"name": n, "bytes": None if b < 0 else b} for n, b in self.volumes],
+            "volume_error": self.volume_error,
         }
 
 
@@ -94,7 +98,21 @@ def measure_storage(stack: StackConfig, timeout: float = TIMEOUT) -> StorageRepo
     with ThreadPoolExecutor(max_workers=max(1, len(stores))) as pool:
         futures = [pool.submit(measure_datastore, stack, name, spec, timeout) for name, spec in stores]
         sizes = [f.result() for f in futures]
-    return StorageReport(stack.stack, sizes, disks_for(data_places(stack)))
+    volumes, volume_error = _volumes(stack)
+    return StorageReport(stack.stack, sizes, disks_for(data_places(stack)), volumes, volume_error)
+
+
+def _volumes(stack: StackConfig) -> tuple[list[tuple[str, int]], str | None]:
+    """A compose stack's named volumes and their sizes, from the engine."""
+    if stack.runtime != "compose":
+        return [], None
+    from seawall.runtime import ComposeRuntime
+    from seawall.runtime.compose_volumes import volume_sizes
+
+    try:
+        return volume_sizes(ComposeRuntime(stack).project), None
+    except SeawallError as exc:
+        return [], exc.message
 
 
 def measure_datastore(
