@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from seawall.cli import cmd_config, cmd_demo, cmd_ops, cmd_proxy, cmd_stack
+from seawall.cli import cmd_backup, cmd_config, cmd_demo, cmd_ops, cmd_proxy, cmd_stack
 from seawall.cli.cmd_chaos import chaos_app
 from seawall.cli.context import Options
 
@@ -79,9 +79,11 @@ def build_app() -> typer.Typer:
         cmd_config.init,
         cmd_config.validate,
         cmd_config.schema,
+        cmd_backup.restore,
         cmd_proxy.proxy,
         cmd_demo.demo,
     ):
         app.command()(func)
+    app.add_typer(cmd_backup.backup_app, name="backup")
     app.add_typer(chaos_app, name="chaos")
     return app

@@ -1,0 +1,94 @@
+"""What an operation works on: the stack's datastores as targets, the codec, the chosen backup."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from seawall.backup.crypto import Encryption, load_identity
+from seawall.backup.errors import BackupNotFound
+from seawall.backup.manifest import Artifact, Manifest
+from seawall.backup.repository import Repository
+from seawall.backup.sources import CONFIG_COMPONENT, Target, config_target
+from seawall.config import StackConfig
+from seawall.errors import UsageError
+
+Progress = Callable[[str, int, int | None], None]
+
+
+def no_progress(component: str, done: int, total: int | None) -> None:
+    """The default progress callback: says nothing."""
+
+
+def encryption(stack: StackConfig, identity: Path | None = None) -> Encryption | None:
+    """The stack's encryption settings, with an identity file given on the command line added."""
+    enc = Encryption.from_settings(stack.backup.encryption, stack.resolve)
+    if identity is None:
+        return enc
+    load_identity(identity)  # fail early, with the file's name, if it is not a key
+    if enc is None:
+        return Encryption(identity_file=identity)
+    return Encryption(enc.recipients, identity, enc.passphrase)
+
+
+def stack_targets(stack: StackConfig, encrypted: bool) -> dict[str, tuple[Target, list[str]]]:
+    """Every component with a datastore (plus the stack's config), as a target with notes."""
+    out: dict[str, tuple[Target, list[str]]] = {}
+    for name, comp in stack.components.items():
+        ds = comp.datastore
+        if ds is None or ds.kind == "s3":
+            continue
+        path = stack.resolve(ds.path) if ds.path else None
+        out[name] = (Target(kind=ds.kind, url=ds.url, path=path, exclude=tuple(ds.exclude)), [])
+    out[CONFIG_COMPONENT] = config_target(stack, encrypted)
+    return out
+
+
+def select_targets(
+    stack: StackConfig, components: Sequence[str], encrypted: bool
+) -> dict[str, tuple[Target, list[str]]]:
+    """The named components' targets (all by default); UsageError for names without a datastore."""
+    targets = stack_targets(stack, encrypted)
+    if not components:
+        return targets
+    unknown = [c for c in components if c not in targets]
+    if unknown:
+        known = ", ".join(sorted(targets))
+        raise UsageError(f"no datastore to back up for {', '.join(unknown)} (datastores: {known})")
+    return {c: targets[c] for c in dict.fromkeys(components)}
+
+
+def target_for(stack: StackConfig, artifact: Artifact, to: str | None) -> Target:
+    """Where an artifact is restored: the component's datastore today, or ``to``."""
+    if artifact.kind == "config":
+        target = Target(
+            kind="config", path=stack.root.resolve(), files=tuple(artifact.position.get("files", ()))
+        )
+    else:
+        comp = stack.components.get(artifact.component)
+        ds = comp.datastore if comp else None
+        if ds is None or ds.kind != artifact.kind:
+            if to is None:
+                raise UsageError(
+                    f"component {artifact.component!r} has no {artifact.kind} datastore in the stack file;"
+                    " name a target with --to"
+                )
+            url_kind = artifact.kind in ("postgres", "mysql", "redis")
+            return Target(
+                kind=artifact.kind, url=to if url_kind else None, path=None if url_kind else Path(to)
+            )
+        path = stack.resolve(ds.path) if ds.path else None
+        target = Target(kind=ds.kind, url=ds.url, path=path, exclude=tuple(ds.exclude))
+    return target.moved_to(to) if to is not None else target
+
+
+def find_backup(repo: Repository, stack: str, backup_id: str, component: str | None = None) -> Manifest:
+    """A backup by id, or the newest ('latest') that holds ``component`` if one is named."""
+    if backup_id != "latest":
+        return repo.read_manifest(stack, backup_id)
+    for candidate in reversed(repo.backup_ids(stack)):
+        manifest = repo.read_manifest(stack, candidate)
+        if component is None or manifest.artifact(component) is not None:
+            return manifest
+    what = f" holding {component!r}" if component else ""
+    raise BackupNotFound(f"there is no backup{what} of stack {stack} yet", hint="run `seawall backup create`")

@@ -1,0 +1,162 @@
+"""The manifest model: what one backup holds, as stored in ``manifest.json`` (pure, no I/O)."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from seawall.backup.errors import ManifestCorrupt
+
+FORMAT = 1
+_ID_RE = re.compile(r"^\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{6}$")
+
+
+def new_backup_id(ts: float) -> str:
+    """A sortable, unique id: UTC time of the start plus a random suffix."""
+    when = datetime.fromtimestamp(ts, tz=UTC)
+    return f"{when:%Y%m%dT%H%M%S}.{when.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
+
+
+def is_backup_id(text: str) -> bool:
+    """Whether ``text`` has the shape of a backup id (also keeps path tricks out of the repository)."""
+    return bool(_ID_RE.match(text))
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    """One datastore's dump inside a backup."""
+
+    component: str
+    kind: str
+    file: str
+    format: str
+    raw_bytes: int
+    stored_bytes: int
+    sha256: str
+    duration: float
+    tool_versions: dict[str, str] = field(default_factory=dict)
+    server_version: str | None = None
+    position: dict[str, Any] = field(default_factory=dict)
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form stored in the manifest."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A datastore that failed: recorded so the manifest says what it does not hold."""
+
+    component: str
+    kind: str
+    error: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form stored in the manifest."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """A committed backup: ids, times, settings and every artifact with its checksum."""
+
+    id: str
+    stack: str
+    started: float
+    finished: float
+    host: str
+    seawall_version: str
+    compression: dict[str, Any]
+    encryption: dict[str, Any] | None
+    artifacts: tuple[Artifact, ...]
+    failed: tuple[Failure, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """Every datastore asked for was backed up."""
+        return not self.failed
+
+    @property
+    def stored_bytes(self) -> int:
+        """Bytes in the repository."""
+        return sum(a.stored_bytes for a in self.artifacts)
+
+    @property
+    def raw_bytes(self) -> int:
+        """Bytes produced by the datastores before compression."""
+        return sum(a.raw_bytes for a in self.artifacts)
+
+    def artifact(self, component: str) -> Artifact | None:
+        """The artifact of one component, if this backup holds it."""
+        return next((a for a in self.artifacts if a.component == component), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of ``manifest.json``."""
+        return {
+            "format": FORMAT,
+            "id": self.id,
+            "stack": self.stack,
+            "started": self.started,
+            "finished": self.finished,
+            "started_at": _iso(self.started),
+            "finished_at": _iso(self.finished),
+            "duration": round(self.finished - self.started, 3),
+            "host": self.host,
+            "seawall_version": self.seawall_version,
+            "tags": list(self.tags),
+            "compression": self.compression,
+            "encryption": self.encryption,
+            "complete": self.complete,
+            "raw_bytes": self.raw_bytes,
+            "stored_bytes": self.stored_bytes,
+            "artifacts": [a.to_dict() for a in self.artifacts],
+            "failed": [f.to_dict() for f in self.failed],
+        }
+
+    def to_json(self) -> bytes:
+        """The exact bytes written to ``manifest.json``."""
+        return (json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n").encode()
+
+    @classmethod
+    def from_json(cls, data: bytes, where: str) -> Manifest:
+        """Parse and check a manifest; ManifestCorrupt names ``where`` if anything is off."""
+        try:
+            doc = json.loads(data)
+            if doc.get("format") != FORMAT:
+                raise ValueError(f"unknown manifest format {doc.get('format')!r}")
+            if not is_backup_id(doc["id"]):
+                raise ValueError(f"invalid backup id {doc['id']!r}")
+            artifacts = tuple(Artifact(**a) for a in doc["artifacts"])
+            for art in artifacts:
+                if (
+                    "/" in art.file
+                    or art.file.startswith(".")
+                    or not re.fullmatch(r"[0-9a-f]{64}", art.sha256)
+                ):
+                    raise ValueError(f"invalid artifact entry {art.file!r}")
+            return cls(
+                id=doc["id"],
+                stack=doc["stack"],
+                started=float(doc["started"]),
+                finished=float(doc["finished"]),
+                host=doc["host"],
+                seawall_version=doc["seawall_version"],
+                compression=dict(doc["compression"]),
+                encryption=doc["encryption"],
+                artifacts=artifacts,
+                failed=tuple(Failure(**f) for f in doc.get("failed", [])),
+                tags=tuple(doc.get("tags", [])),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ManifestCorrupt(f"manifest {where} is corrupt: {exc}") from exc
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")

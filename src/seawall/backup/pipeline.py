@@ -1,0 +1,252 @@
+"""The streaming pipeline: source -> zstd -> age -> file with sha256 on the fly, and its reverse."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import io
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, Any, BinaryIO, Protocol, cast
+
+import pyrage  # type: ignore[import-untyped]
+import zstandard
+
+from seawall.backup.errors import BackupError, KeyRequired
+
+CHUNK = 1 << 20
+_PIPE_SIZE = 1 << 20
+
+
+class Readable(Protocol):
+    """Anything with ``read(n)``: a process's stdout, a pipe, a file."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Codec:
+    """How artifacts are transformed on their way into the repository."""
+
+    compression: str = "zstd"  # zstd | none
+    level: int = 3
+    threads: int = 0  # 0: one per core
+    recipients: tuple[Any, ...] = ()  # age recipients; empty: not encrypted
+
+    @property
+    def suffix(self) -> str:
+        """File name suffix: .zst and/or .age."""
+        return (".zst" if self.compression == "zstd" else "") + (".age" if self.recipients else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What went into one artifact."""
+
+    raw_bytes: int
+    stored_bytes: int
+    sha256: str
+
+
+class _Source(io.RawIOBase):
+    """Counts the raw bytes and keeps the source's own exception (age would flatten it to a string)."""
+
+    def __init__(self, inner: Readable, on_bytes: Callable[[int], None]) -> None:
+        self.inner, self.on_bytes, self.count = inner, on_bytes, 0
+        self.error: BaseException | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data = self.inner.read(min(len(buffer), CHUNK))
+        except BaseException as exc:
+            self.error = exc
+            raise
+        n = len(data)
+        buffer[:n] = data
+        self.count += n
+        if n:
+            self.on_bytes(n)
+        return n
+
+
+class _Sink(io.RawIOBase):
+    """Hashes and counts what reaches the file; keeps the OS error (disk full, read-only)."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out, self.sha, self.count = out, hashlib.sha256(), 0
+        self.error: BaseException | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        try:
+            self.out.write(data)
+        except BaseException as exc:
+            self.error = exc
+            raise
+        self.sha.update(data)
+        self.count += len(data)
+        return len(data)
+
+
+def encode(source: Readable, out: BinaryIO, codec: Codec, on_bytes: Callable[[int], None]) -> Written:
+    """Stream ``source`` to its end through the codec into ``out``; nothing is held whole in memory."""
+    src, sink = _Source(source, on_bytes), _Sink(out)
+    stream: Any = src
+    if codec.compression == "zstd":
+        cctx = zstandard.ZstdCompressor(
+            level=codec.level, threads=-1 if codec.threads == 0 else codec.threads, write_checksum=True
+        )
+        stream = cctx.stream_reader(cast(IO[bytes], src), read_size=CHUNK)
+    try:
+        if codec.recipients:
+            pyrage.encrypt_io(stream, sink, list(codec.recipients))
+        else:
+            while chunk := stream.read(CHUNK):
+                sink.write(chunk)
+    except Exception as exc:
+        cause = src.error or sink.error
+        if cause is not None:
+            raise cause from None
+        raise BackupError(f"encoding failed: {exc}") from exc
+    return Written(src.count, sink.count, sink.sha.hexdigest())
+
+
+def checksum(stream: BinaryIO) -> tuple[int, str]:
+    """Size and sha256 of a stored artifact."""
+    sha, size = hashlib.sha256(), 0
+    while chunk := stream.read(CHUNK):
+        sha.update(chunk)
+        size += len(chunk)
+    return size, sha.hexdigest()
+
+
+class _Recorder(io.RawIOBase):
+    """Passes writes through and keeps the consumer's OS error (age would flatten it to a string)."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.error: BaseException | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        try:
+            self.out.write(data)
+        except BaseException as exc:
+            self.error = exc
+            raise
+        return len(data)
+
+
+def decode(stream: BinaryIO, compression: str, identities: list[Any], sink: BinaryIO) -> None:
+    """Reverse of ``encode``: decrypt, decompress and write the original bytes to ``sink``."""
+    rec = _Recorder(sink)
+    target: Any = rec
+    dctx: Any = None
+    if compression == "zstd":
+        dctx = zstandard.ZstdDecompressor().stream_writer(
+            cast(IO[bytes], rec), write_size=CHUNK, closefd=False
+        )
+        target = dctx
+    try:
+        if identities:
+            pyrage.decrypt_io(stream, target, identities)
+        else:
+            while chunk := stream.read(CHUNK):
+                target.write(chunk)
+        if dctx is not None:
+            dctx.flush()
+    except Exception as exc:
+        if rec.error is not None:
+            raise rec.error from None
+        _translate(exc)
+        raise
+
+
+def _translate(exc: Exception) -> None:
+    if isinstance(exc, pyrage.DecryptError):
+        if "no matching keys" in str(exc).lower():
+            raise KeyRequired(
+                "the key given does not open this backup (it was encrypted to other keys)"
+            ) from exc
+        raise BackupError(f"cannot decrypt: {exc}") from exc
+    if isinstance(exc, zstandard.ZstdError):
+        raise BackupError(f"cannot decompress: {exc}") from exc
+    if isinstance(exc, OSError) and "decrypt" in str(exc):
+        raise BackupError(f"cannot decrypt: {exc}") from exc
+
+
+def _pipe() -> tuple[int, int]:
+    r, w = os.pipe()
+    with contextlib.suppress(OSError, AttributeError):
+        fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)  # fewer context switches per MiB
+    return r, w
+
+
+@contextmanager
+def produced(write: Callable[[BinaryIO], None]) -> Iterator[BinaryIO]:
+    """A reader of what ``write`` writes in a thread; the thread's error is raised on exit."""
+    r, w = _pipe()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with os.fdopen(w, "wb") as out:
+                write(out)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name="seawall-producer", daemon=True)
+    thread.start()
+    reader = os.fdopen(r, "rb")
+    try:
+        yield reader
+    finally:
+        reader.close()
+        thread.join()
+    _raise_unless_broken_pipe(errors)
+
+
+def _raise_unless_broken_pipe(errors: list[BaseException]) -> None:
+    # a broken pipe only means the consumer stopped first; the consumer reports why
+    if errors and not isinstance(errors[0], BrokenPipeError):
+        raise errors[0]
+
+
+@contextmanager
+def decoded(stream: BinaryIO, compression: str, identities: list[Any]) -> Iterator[BinaryIO]:
+    """A pipe reader of the decoded artifact: fits consumers that want a file (pg_restore's stdin)."""
+    r, w = _pipe()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with os.fdopen(w, "wb") as out:
+                decode(stream, compression, identities, out)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name="seawall-decode", daemon=True)
+    thread.start()
+    reader = os.fdopen(r, "rb")
+    try:
+        yield reader
+    except BaseException:
+        reader.close()
+        thread.join()
+        # a failed decode explains a failed consumer better than the consumer does
+        _raise_unless_broken_pipe(errors)
+        raise
+    reader.close()
+    thread.join()
+    _raise_unless_broken_pipe(errors)

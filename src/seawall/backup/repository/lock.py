@@ -1,0 +1,74 @@
+"""The one-writer lock of a local repository: a kernel flock plus the owner's pid and host."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from seawall import clock
+from seawall.backup.errors import RepositoryLocked
+
+
+@dataclass(frozen=True, slots=True)
+class LockOwner:
+    """Who holds (or last held) a lock."""
+
+    pid: int
+    host: str
+    since: float
+    purpose: str
+
+    def describe(self) -> str:
+        """pid 123 on host h since <time> (purpose)."""
+        return f"pid {self.pid} on {self.host} since {clock.iso(self.since)} ({self.purpose})"
+
+
+def _read_owner(fd: int) -> LockOwner | None:
+    os.lseek(fd, 0, os.SEEK_SET)
+    raw = os.read(fd, 4096)
+    try:
+        doc = json.loads(raw)
+        return LockOwner(int(doc["pid"]), str(doc["host"]), float(doc["since"]), str(doc["purpose"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+@contextmanager
+def hold_lock(path: Path, purpose: str) -> Iterator[LockOwner | None]:
+    """Hold the lock at ``path``; yields the stale owner it took over from, if any.
+
+    The kernel drops a flock when its process dies (even by SIGKILL), so a dead writer never
+    blocks the next one; the owner record left in the file is what tells us it was stale.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = _read_owner(fd)
+            who = owner.describe() if owner else "another process"
+            raise RepositoryLocked(
+                f"the backup repository {path.parent} is locked by {who}",
+                hint="wait for that backup to finish; a lock of a dead process is taken over automatically",
+            ) from None
+        stale = _read_owner(fd)
+        me = LockOwner(os.getpid(), socket.gethostname(), clock.now(), purpose)
+        record = json.dumps({"pid": me.pid, "host": me.host, "since": me.since, "purpose": purpose})
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, record.encode(), 0)
+        os.fsync(fd)
+        try:
+            yield stale
+        finally:
+            # an empty file means "free"; the flock itself is what excludes other writers
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

@@ -1,0 +1,273 @@
+"""Files and volumes: a PAX tar stream (modes, owners, symlinks, mtimes), excludes, a tree hash."""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import grp
+import hashlib
+import os
+import pwd
+import stat
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO, cast
+
+from seawall.backup.errors import BackupError
+from seawall.backup.pipeline import CHUNK, produced
+from seawall.backup.sources.base import DumpInfo, Target
+
+
+class HostileMember(BackupError):
+    """A tar member would be written outside the restore target."""
+
+
+def excluded(rel: str, patterns: tuple[str, ...]) -> bool:
+    """A path (relative, POSIX) matches an exclude pattern by full path or by name."""
+    name = rel.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatchcase(rel, p) or fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def _walk(root: Path, patterns: tuple[str, ...]) -> Iterator[tuple[str, Path]]:
+    """Every entry under root (not root itself), parents first, in sorted order, excludes pruned."""
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        base = Path(dirpath)
+        keep = []
+        for d in sorted(dirnames):
+            rel = (base / d).relative_to(root).as_posix()
+            if not excluded(rel, patterns):
+                keep.append(d)
+                yield rel, base / d
+        dirnames[:] = keep
+        for f in sorted(filenames):
+            rel = (base / f).relative_to(root).as_posix()
+            if not excluded(rel, patterns):
+                yield rel, base / f
+
+
+def entries(target: Target) -> Iterator[tuple[str, Path]]:
+    """What a target holds: the listed files (the stack's config) or the whole tree."""
+    root = target.path
+    assert root is not None
+    if not target.files:
+        yield from _walk(root, target.exclude)
+        return
+    for rel in target.files:
+        if (root / rel).is_file():
+            yield rel, root / rel
+
+
+def _entry(rel: str, st: os.stat_result, content: str = "", link: str = "") -> str:
+    mode = stat.S_IMODE(st.st_mode)
+    if stat.S_ISLNK(st.st_mode):
+        return f"l {rel} -> {link}"
+    if stat.S_ISDIR(st.st_mode):
+        return f"d {rel} {mode:o}"
+    return f"f {rel} {mode:o} {st.st_size} {int(st.st_mtime)} {content}"
+
+
+class _Tree:
+    """Accumulates the tree hash from entry lines (sorted at the end, so walk order does not matter)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.bytes = 0
+
+    def result(self) -> dict[str, Any]:
+        sha = hashlib.sha256("\n".join(sorted(self.lines)).encode()).hexdigest()
+        return {"entries": len(self.lines), "bytes": self.bytes, "tree_sha256": sha}
+
+
+class _HashingFile:
+    def __init__(self, inner: BinaryIO) -> None:
+        self.inner, self.sha = inner, hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.inner.read(size)
+        self.sha.update(data)
+        return data
+
+
+@functools.lru_cache(maxsize=256)
+def _user(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return ""
+
+
+@functools.lru_cache(maxsize=256)
+def _group(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return ""
+
+
+def _tarinfo(rel: str, path: Path, st: os.stat_result) -> tarfile.TarInfo:
+    """Like ``TarFile.gettarinfo`` minus a passwd lookup per file (a hard link is stored as a copy)."""
+    info = tarfile.TarInfo(rel)
+    info.mode, info.uid, info.gid = stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
+    info.mtime, info.uname, info.gname = st.st_mtime, _user(st.st_uid), _group(st.st_gid)
+    if stat.S_ISREG(st.st_mode):
+        info.type, info.size = tarfile.REGTYPE, st.st_size
+    elif stat.S_ISDIR(st.st_mode):
+        info.type = tarfile.DIRTYPE
+    elif stat.S_ISLNK(st.st_mode):
+        info.type, info.linkname = tarfile.SYMTYPE, os.readlink(path)
+    return info
+
+
+class _Counting:
+    """A pipe with ``tell``: lets tarfile's plain "w" mode write straight through.
+
+    Stream mode ("w|") funnels every write through a bytes buffer grown by concatenation,
+    which costs more than the rest of the archive for trees of many small files.
+    """
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out, self.offset = out, 0
+
+    def write(self, data: bytes) -> int:
+        self.out.write(data)
+        self.offset += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.offset
+
+
+def _write_tar(target: Target, out: BinaryIO, tree: _Tree) -> None:
+    sink = cast(BinaryIO, _Counting(out))
+    with tarfile.TarFile(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT, copybufsize=CHUNK) as tar:
+        for rel, path in entries(target):
+            st = path.lstat()
+            info = _tarinfo(rel, path, st)
+            if stat.S_ISREG(st.st_mode):
+                with open(path, "rb") as f:
+                    hashing = _HashingFile(f)
+                    tar.addfile(info, cast(BinaryIO, hashing))
+                tree.lines.append(_entry(rel, st, hashing.sha.hexdigest()))
+                tree.bytes += st.st_size
+            elif stat.S_ISDIR(st.st_mode) or stat.S_ISLNK(st.st_mode):
+                tar.addfile(info)
+                tree.lines.append(_entry(rel, st, link=info.linkname))
+            # sockets, fifos and devices are not data: skipped on purpose
+
+
+def tree_fingerprint(target: Target) -> dict[str, Any]:
+    """The tree hash of a directory (or of the listed files) as it is on disk."""
+    tree = _Tree()
+    for rel, path in entries(target):
+        st = path.lstat()
+        if stat.S_ISREG(st.st_mode):
+            sha = hashlib.sha256()
+            with open(path, "rb") as f:
+                while chunk := f.read(CHUNK):
+                    sha.update(chunk)
+            tree.lines.append(_entry(rel, st, sha.hexdigest()))
+            tree.bytes += st.st_size
+        elif stat.S_ISDIR(st.st_mode) or stat.S_ISLNK(st.st_mode):
+            tree.lines.append(_entry(rel, st, link=os.readlink(path) if stat.S_ISLNK(st.st_mode) else ""))
+    return tree.result()
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root + os.sep)
+
+
+def guard(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
+    """Reject a member that would land, or write through a link, outside ``dest`` (a realpath)."""
+    name = member.name
+    if not name or name.startswith("/") or ".." in PurePosixPath(name).parts:
+        raise HostileMember(f"refusing tar member {name!r}: it points outside the restore target")
+    full = os.path.join(dest, name)
+    if not _inside(os.path.realpath(os.path.dirname(full)), dest):
+        raise HostileMember(f"refusing tar member {name!r}: its directory is a link out of the target")
+    if os.path.islink(full):
+        raise HostileMember(f"refusing tar member {name!r}: it would be written through a symlink")
+    if member.islnk() and not _inside(os.path.realpath(os.path.join(dest, member.linkname)), dest):
+        raise HostileMember(f"refusing tar member {name!r}: a hard link to {member.linkname!r}")
+    if member.ischr() or member.isblk():
+        raise HostileMember(f"refusing tar member {name!r}: device files are not restored")
+    return member
+
+
+def extract(stream: BinaryIO, dest: Path) -> None:
+    """Extract a tar stream into ``dest``, every member checked by ``guard`` first."""
+    dest.mkdir(parents=True, exist_ok=True)
+    real = os.path.realpath(dest)
+    try:
+        with tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK) as tar:
+            tar.extractall(real, filter=lambda m, _p: guard(m, real), numeric_owner=True)
+    except tarfile.TarError as exc:
+        raise BackupError(f"the archive is damaged: {exc}") from exc
+
+
+def clear(target: Target) -> None:
+    """Remove what a restore replaces; excluded paths stay (they are not in the backup either)."""
+    for _, path in sorted(entries(target), key=lambda e: e[0].count("/"), reverse=True):
+        if path.is_symlink() or not path.is_dir():
+            path.unlink()
+        elif not any(path.iterdir()):
+            path.rmdir()
+
+
+@dataclass
+class _FilesDump:
+    stream: BinaryIO
+    size_hint: int | None
+    tree: _Tree
+    notes: list[str] = field(default_factory=list)
+
+    def finish(self) -> DumpInfo:
+        return DumpInfo(format="tar-pax", fingerprint=self.tree.result(), notes=self.notes)
+
+
+class FilesDatastore:
+    """A directory tree; the fingerprint is computed from the very bytes put into the tar."""
+
+    kind = "files"
+    extension = ".tar"
+
+    @contextmanager
+    def dump(self, target: Target, staging: Path) -> Iterator[_FilesDump]:
+        """Tar the directory in a thread; its errors (unreadable file) surface on exit."""
+        root = target.path
+        assert root is not None
+        if not root.is_dir():
+            raise BackupError(f"directory {root} does not exist")
+        tree = _Tree()
+        size = sum(p.lstat().st_size for _, p in entries(target) if p.is_file())
+        with produced(lambda out: _write_tar(target, out, tree)) as reader:
+            yield _FilesDump(reader, size, tree)
+
+    def restore(self, stream: BinaryIO, target: Target, staging: Path) -> list[str]:
+        """Empty the target (excluded paths stay) and extract."""
+        assert target.path is not None
+        if target.path.exists():
+            clear(target)
+        extract(stream, target.path)
+        return []
+
+    def fingerprint(self, target: Target) -> dict[str, Any]:
+        """Tree hash of the directory."""
+        assert target.path is not None
+        if not target.path.is_dir():
+            raise BackupError(f"directory {target.path} does not exist")
+        return tree_fingerprint(target)
+
+    def is_empty(self, target: Target) -> bool:
+        """Missing, or nothing but excluded paths."""
+        assert target.path is not None
+        return not target.path.is_dir() or next(entries(target), None) is None
+
+    @contextmanager
+    def scratch(self, like: Target) -> Iterator[Target]:
+        """A temporary directory."""
+        with tempfile.TemporaryDirectory(prefix="seawall-verify-") as tmp:
+            yield Target(kind=like.kind, path=Path(tmp) / "data", exclude=like.exclude, files=like.files)

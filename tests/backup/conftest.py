@@ -1,0 +1,67 @@
+"""Fixtures of the backup tests: a stack directory in tmp_path with a files and a SQLite datastore."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from seawall.config import StackConfig, load_stack
+
+MakeStack = Callable[..., StackConfig]
+
+
+def fill_tree(root: Path) -> None:
+    """A small tree: nested dirs, a symlink, odd modes, an old mtime and a file to exclude."""
+    (root / "sub" / "deep").mkdir(parents=True)
+    (root / "a.txt").write_text("alpha\n")
+    (root / "sub" / "b.bin").write_bytes(os.urandom(200_000))
+    (root / "sub" / "deep" / "c.txt").write_text("gamma" * 1000)
+    (root / "secret.txt").write_text("mode 600")
+    (root / "secret.txt").chmod(0o600)
+    os.utime(root / "a.txt", (1_000_000_000, 1_000_000_000))
+    (root / "link").symlink_to("sub/b.bin")
+    (root / "cache.tmp").write_text("excluded")
+
+
+def fill_db(path: Path, rows: int = 500) -> None:
+    """A WAL-mode SQLite database with two tables (committed rows may sit in -wal)."""
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, item TEXT, qty INTEGER)")
+    db.execute("CREATE TABLE notes (body BLOB)")
+    db.executemany("INSERT INTO orders(item, qty) VALUES (?, ?)", [(f"item{i}", i) for i in range(rows)])
+    db.execute("INSERT INTO notes VALUES (?)", (os.urandom(64),))
+    db.commit()
+    db.close()
+
+
+@pytest.fixture
+def make_stack(tmp_path: Path) -> MakeStack:
+    """Write seawall.yaml with a files and a sqlite datastore (plus ``extra`` config) and load it."""
+
+    def make(components: dict[str, Any] | None = None, **backup: Any) -> StackConfig:
+        data = tmp_path / "data"
+        if not data.exists():
+            data.mkdir()
+            fill_tree(data)
+            fill_db(tmp_path / "app.db")
+        doc = {
+            "stack": "shop",
+            "components": components
+            if components is not None
+            else {
+                "files": {"datastore": {"kind": "files", "path": "data", "exclude": ["*.tmp"]}},
+                "db": {"datastore": {"kind": "sqlite", "path": "app.db"}},
+            },
+            "backup": {"repository": "repo", **backup},
+        }
+        (tmp_path / "seawall.yaml").write_text(yaml.safe_dump(doc))
+        return load_stack(tmp_path / "seawall.yaml")
+
+    return make

@@ -1,0 +1,140 @@
+"""PostgreSQL against the real server: dump, deep verify, restore, and a dump that dies midway."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+
+from seawall.backup import create_backup, show_backup, verify_backup
+from seawall.backup import restore as run_restore
+from seawall.config import StackConfig
+
+MakeStack = Callable[..., StackConfig]
+
+pytestmark = pytest.mark.integration
+
+SERVER = "postgresql://postgres@127.0.0.1:5432"
+SCHEMA = """
+CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL, note text, blob bytea, at timestamptz);
+INSERT INTO orders(item, note, blob, at)
+    SELECT md5(g::text), CASE WHEN g % 7 = 0 THEN NULL ELSE 'ünïcødé ✓ ' || g END,
+           decode(md5(g::text), 'hex'), '2024-01-01'::timestamptz + g * interval '1 minute'
+    FROM generate_series(1, 2000) g;
+CREATE SCHEMA app;
+CREATE TABLE app.big (id int, payload text);
+INSERT INTO app.big SELECT g, md5(g::text) || repeat(md5((g * 7)::text), 4) FROM generate_series(1, 150000) g;
+CREATE VIEW order_items AS SELECT item FROM orders;
+CREATE FUNCTION double_it(x int) RETURNS int LANGUAGE sql AS 'SELECT x * 2';
+"""
+
+
+def _admin(sql: str) -> None:
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
+        admin.execute(sql.encode())
+
+
+@pytest.fixture
+def databases() -> Iterator[list[str]]:
+    """Names of databases a test creates; all dropped afterwards."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def new_db(databases: list[str], schema: str = SCHEMA) -> str:
+    name = f"seawall_test_{secrets.token_hex(5)}"
+    databases.append(name)
+    _admin(f"CREATE DATABASE {name}")
+    with psycopg.connect(f"{SERVER}/{name}", autocommit=True) as conn:
+        conn.execute(schema.encode())
+    return f"{SERVER}/{name}"
+
+
+def count(url: str, table: str = "orders") -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(f"SELECT count(*) FROM {table}".encode()).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_round_trip_deep_verify_and_restores(make_stack: MakeStack, databases: list[str]) -> None:
+    url = new_db(databases)
+    stack = make_stack({"db": {"datastore": {"kind": "postgres", "url": url}}})
+    backup = create_backup(stack, components=["db"])
+    assert backup.ok, backup.failed
+    art = backup.artifacts[0]
+    assert art.format == "pg_dump-custom"
+    assert art.position["lsn"]
+    assert art.server_version
+    assert art.server_version.startswith("15")
+    assert art.fingerprint["tables"]["public.orders"]["rows"] == 2000
+    assert art.fingerprint["tables"]["app.big"]["rows"] == 150000
+    assert verify_backup(stack, backup.id, deep=True).ok
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(b"DELETE FROM orders WHERE id > 100")
+        conn.execute(b"CREATE TABLE added_later (x int)")
+    result = run_restore(stack, backup.id, force=True)
+    assert result.safety_backup
+    assert result.components[0].fingerprint_ok
+    assert count(url) == 2000
+    with psycopg.connect(url) as conn:
+        assert conn.execute(b"SELECT double_it(21)").fetchone() == (42,)
+        assert conn.execute(b"SELECT to_regclass('added_later')").fetchone() == (None,)
+
+    other = f"seawall_test_{secrets.token_hex(5)}"
+    databases.append(other)
+    run_restore(stack, backup.id, component="db", to=f"{SERVER}/{other}")
+    assert count(f"{SERVER}/{other}", "app.big") == 150000
+
+
+def test_a_dump_killed_midway_fails_and_no_manifest_claims_it(
+    make_stack: MakeStack, databases: list[str]
+) -> None:
+    url = new_db(databases)
+    stack = make_stack(
+        {
+            "db": {"datastore": {"kind": "postgres", "url": url}},
+            "files": {"datastore": {"kind": "files", "path": "data"}},
+        }
+    )
+    killed: list[bool] = []
+
+    def progress(component: str, done: int, total: int | None) -> None:
+        if component == "db" and done > 0 and not killed:
+            killed.append(True)
+            _admin(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                f" WHERE datname = '{url.rsplit('/', 1)[1]}' AND application_name = 'pg_dump'"
+            )
+
+    result = create_backup(stack, progress=progress)
+    assert killed
+    assert not result.ok
+    assert result.exit_code == 1
+    assert [f.component for f in result.failed] == ["db"]
+    assert "pg_dump exited with status 1" in result.failed[0].error
+    manifest = show_backup(stack, result.id).manifest
+    assert manifest.artifact("db") is None
+    assert manifest.artifact("files") is not None
+
+
+def test_a_database_that_does_not_exist_is_a_failed_datastore(make_stack: MakeStack) -> None:
+    missing = f"seawall_test_missing_{secrets.token_hex(4)}"
+    stack = make_stack({"db": {"datastore": {"kind": "postgres", "url": f"{SERVER}/{missing}"}}})
+    result = create_backup(stack, components=["db"])
+    assert not result.committed
+    assert result.exit_code == 1
+    assert "does not exist" in result.failed[0].error
+
+
+def test_a_pg_dump_older_than_the_server_is_refused() -> None:
+    from seawall.backup.errors import BackupError
+    from seawall.backup.sources.postgres import client_tool
+
+    with pytest.raises(BackupError, match="older than the server's major version 99"):
+        client_tool("pg_dump", 99)
