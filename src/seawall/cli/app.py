@@ -64,6 +64,7 @@ def build_app() -> typer.Typer:
     for func in (
         cmd_stack.up,
         cmd_stack.down,
+        cmd_stack.destroy,
         cmd_stack.status,
         cmd_stack.health,
         cmd_stack.verify,

@@ -57,7 +57,7 @@ def smoke(ctx: typer.Context, json_out: Json = False) -> None:
 
 
 def storage(ctx: typer.Context, json_out: Json = False) -> None:
-    """Data size per datastore and free disk where data lives."""
+    """Data size per datastore, free disk where data lives, and the backup repository with the RPO now."""
     from seawall.config import format_size
     from seawall.ops.storage import measure_storage
 
@@ -83,3 +83,27 @@ def storage(ctx: typer.Context, json_out: Json = False) -> None:
         out.print(table("volumes", ["volume", "size"], vol_rows))
         if report.volume_error:
             out.print(f"{mark('warn')} volumes not measured: {report.volume_error}")
+    if report.repository is not None:
+        render_repository(report.repository, out)
+
+
+def render_repository(repo: Any, out: Console) -> None:
+    """The repository's size and backups, the newest verified backup and its age (the RPO now)."""
+    from seawall.config import format_duration, format_size
+
+    if repo.error is not None and not repo.backups:
+        out.print(f"{mark('warn')} backups at {repo.location}: {repo.error}")
+        return
+    size = "" if repo.size_bytes is None else f"{format_size(repo.size_bytes)}, "
+    count = f"{repo.backups} backup{'s' * (repo.backups != 1)}"
+    newest = f", newest {repo.newest}" if repo.newest else ""
+    out.print(f"backups at {repo.location}: {size}{count}{newest}")
+    objective = "" if repo.rpo_objective is None else f" (objective {format_duration(repo.rpo_objective)})"
+    status = "warn" if repo.over_objective or repo.rpo_seconds is None else "ok"
+    if repo.rpo_seconds is None:
+        out.print(f"{mark(status)} RPO now: no verified backup{objective}")
+    else:
+        age = format_duration(repo.rpo_seconds)
+        out.print(f"{mark(status)} RPO now: {age}, newest verified backup {repo.newest_verified}{objective}")
+    if repo.error is not None:
+        out.print(f"{mark('warn')} {repo.error}")

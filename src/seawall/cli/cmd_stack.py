@@ -1,4 +1,4 @@
-"""Commands that operate the stack: up, down, status, health, verify, logs, restart, kill, pause."""
+"""Commands that operate the stack: up, down, destroy, status, health, verify, logs, restart, kill, pause."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from seawall.cli.context import console, options
 from seawall.cli.render import mark, ms, print_json, table
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
+    from seawall.ops.destroy import DestroyPlan, DestroyResult
     from seawall.ops.health import HealthReport
 
 Names = Annotated[list[str] | None, typer.Argument(help="Components (default: all).", show_default=False)]
@@ -65,6 +68,96 @@ def down(ctx: typer.Context, components: Names = None) -> None:
     err.print(
         f"[green]stopped[/] ({'all components' if not components else ', '.join(components)}); data kept"
     )
+
+
+def _render_plan(plan: DestroyPlan, backup: bool, out: Console) -> None:
+    """What destroy stops, removes and keeps, before anything happens."""
+    out.print(f"[bold]seawall destroy[/] of stack [bold]{plan.stack}[/]:")
+    if backup:
+        out.print("  first: a full backup of every datastore (destroy aborts if it fails)")
+    else:
+        out.print("  [yellow]no backup is taken (--no-backup)[/]")
+    if plan.stopped:
+        out.print(f"  stop: {', '.join(plan.stopped)}")
+    if plan.unmanaged:
+        out.print(f"  [dim]not run by the stack (nothing to stop): {', '.join(plan.unmanaged)}[/]")
+    for item in plan.data:
+        note = f" [dim]({item.note})[/]" if item.note else ""
+        if item.removed:
+            out.print(f"  [red]remove[/] {item.component} ({item.kind}) {item.location}: {item.action}{note}")
+        else:
+            out.print(f"  keep {item.component} ({item.kind}) {item.location}{note}")
+    for path, why in plan.kept:
+        out.print(f"  keep {path} [dim]({why})[/]")
+
+
+def _interactive() -> bool:
+    """Whether an operator can answer a prompt (stdin is a terminal)."""
+    import sys
+
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def _confirm(stack_name: str) -> None:
+    """The operator types the stack name, or ConfirmationRefused (exit 2) and nothing is touched."""
+    from seawall.errors import ConfirmationRefused
+
+    if not _interactive():
+        raise ConfirmationRefused(
+            "destroy needs the stack name typed at a terminal; nothing was touched",
+            hint="pass --yes to destroy without asking",
+        )
+    answer = typer.prompt(
+        f"type the stack name ({stack_name}) to confirm", default="", show_default=False, err=True
+    )
+    if answer.strip() != stack_name:
+        raise ConfirmationRefused(f"{answer.strip()!r} is not {stack_name!r}; nothing was touched")
+
+
+def _render_destroyed(result: DestroyResult, out: Console) -> None:
+    if result.backup_id:
+        out.print(
+            f"{mark('ok')} backup {result.backup_id} (restore with `seawall restore {result.backup_id}`)"
+        )
+    for r in result.removals:
+        out.print(f"{mark('ok' if r.ok else 'fail')} {r.component} ({r.kind}) {r.location}: {r.detail}")
+    if result.ok:
+        out.print(
+            f"[green]stack {result.plan.stack} destroyed[/] ({result.seconds:.1f}s); state and backups kept"
+        )
+    else:
+        out.print(f"[red]some data of stack {result.plan.stack} could not be removed[/]")
+
+
+def destroy(
+    ctx: typer.Context,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for the stack name.")] = False,
+    no_backup: Annotated[
+        bool, typer.Option("--no-backup", help="Skip the full backup taken first (the data is lost).")
+    ] = False,
+    json_out: Json = False,
+) -> None:
+    """Back up every datastore, stop the stack, remove its data. Asks for the stack name first."""
+    from seawall.ops.destroy import destroy as run_destroy
+    from seawall.ops.destroy import plan_destroy
+
+    opts = options(ctx)
+    stack, err = opts.stack(), console(stderr=True)
+    _render_plan(plan_destroy(stack), not no_backup, err)
+    if not yes:
+        _confirm(stack.stack)
+    with err.status("destroying...") as spinner:
+
+        def progress(component: str, message: str) -> None:
+            spinner.update(f"{component}: {message}")
+            err.print(f"  {component}: {message}")
+
+        result = run_destroy(stack, opts.runtime(), confirmed=True, skip_backup=no_backup, progress=progress)
+    if json_out:
+        print_json(result.to_dict())
+    else:
+        _render_destroyed(result, console())
+    raise typer.Exit(result.exit_code)
 
 
 def _health(ctx: typer.Context, components: list[str] | None, run_probes: bool = True) -> HealthReport:

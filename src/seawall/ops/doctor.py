@@ -13,6 +13,7 @@ from seawall.ops._report import CheckReport
 from seawall.ops.doctor_checks import (
     Check,
     Mark,
+    backup_checks,
     command_checks,
     config_checks,
     disk_checks,
@@ -27,9 +28,9 @@ from seawall.runtime import Runtime
 
 @dataclass(frozen=True)
 class DoctorReport(CheckReport[Check]):
-    """Every check, in a stable order: config, runtime, commands, tools, ports, memory, disk.
+    """Every check in a stable order: config, runtime, commands, tools, ports, memory, disk, volumes, backups.
 
-    Warnings do not fail a preflight: only failed checks make the exit code 1.
+    Warnings do not fail a preflight: only failed checks make the exit code 1 (backups only warn).
     """
 
     stack: str
@@ -81,5 +82,6 @@ def run_doctor(
         memory_check(stack),
         *disk_checks(stack),
         *volume_checks(stack),
+        *backup_checks(stack),
     ]
     return DoctorReport(stack.stack, checks)

@@ -1,4 +1,4 @@
-"""Doctor checks of the stack file, runtime, commands, memory and disk; each one can fail."""
+"""Doctor checks of the stack file, runtime, commands, memory, disk and backups; most can fail."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Literal
 
 import psutil
 
-from seawall.config import StackConfig, format_size
+from seawall.config import StackConfig, format_duration, format_size
 from seawall.errors import SeawallError
 from seawall.ops._disk import DiskSpace, disk_verdict, disks_for, stack_places
 from seawall.runtime import Runtime
@@ -170,3 +170,51 @@ def volume_checks(stack: StackConfig) -> list[Check]:
         return [Check("persistent data", "ok", "every stateful service keeps its data in a volume")]
     hint = "mount a named volume at the data directory (e.g. pgdata:/var/lib/postgresql/data)"
     return [Check("persistent data", "warn", w, hint) for w in warnings]
+
+
+NO_VERIFIED_HINT = "run `seawall backup create` then `seawall backup verify --deep`"
+
+
+def rpo_verdict(
+    age: float | None, newest_verified: str | None, objective: float | None, backups: int
+) -> Check:
+    """Judge the age of the newest verified backup (the RPO now) against the objective; never a fail."""
+    if age is None or newest_verified is None:
+        seen = "no backup yet" if backups == 0 else f"{backups} backup{'s' * (backups != 1)}, none verified"
+        return Check("backups", "warn", f"no verified backup ({seen})", NO_VERIFIED_HINT)
+    summary = f"newest verified backup {newest_verified} is {format_duration(age)} old"
+    if objective is None:
+        return Check("backups", "ok", f"{summary} (no RPO objective set)")
+    if age > objective:
+        return Check(
+            "backups",
+            "warn",
+            f"{summary}, older than the RPO objective of {format_duration(objective)}",
+            f"{NO_VERIFIED_HINT}, and schedule them more often than every {format_duration(objective)}",
+        )
+    return Check("backups", "ok", f"{summary}, within the RPO objective of {format_duration(objective)}")
+
+
+def backup_checks(stack: StackConfig) -> list[Check]:
+    """Stacks with datastores: the RPO now (age of the newest verified backup) against ``objectives.rpo``.
+
+    Reads the repository's listing and the catalog only (no artifact is opened); a repository
+    that cannot be read is a warning too, so this check never fails a preflight.
+    """
+    if not any(c.datastore is not None for c in stack.components.values()):
+        return []
+    from seawall.backup import list_backups
+    from seawall.backup.repository import open_repository
+
+    try:
+        if not open_repository(stack).backup_ids(stack.stack):
+            # no backup at all: say so without creating a state store just to read an empty catalog
+            return [rpo_verdict(None, None, stack.objectives.rpo, 0)]
+        listing = list_backups(stack)
+    except SeawallError as exc:
+        return [Check("backups", "warn", f"cannot read the backups: {exc.message}", exc.hint or "")]
+    except OSError as exc:
+        return [Check("backups", "warn", f"cannot read the backups: {exc.strerror or exc}")]
+    return [
+        rpo_verdict(listing.rpo_seconds, listing.newest_verified, stack.objectives.rpo, len(listing.backups))
+    ]

@@ -1,4 +1,4 @@
-"""`seawall storage`: how much data each datastore holds, and free disk where the data lives."""
+"""`seawall storage`: data per datastore, free disk where it lives, and the backup repository (RPO now)."""
 
 from __future__ import annotations
 
@@ -60,6 +60,41 @@ class DatastoreSize:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class RepositoryUsage:
+    """The stack's backup repository: size, backups, the newest verified one and its age (the RPO now)."""
+
+    location: str
+    size_bytes: int | None
+    backups: int
+    newest: str | None = None
+    newest_verified: str | None = None
+    rpo_seconds: float | None = None
+    rpo_objective: float | None = None
+    error: str | None = None
+
+    @property
+    def over_objective(self) -> bool:
+        """Whether the RPO now is worse than the objective (no verified backup counts as worse)."""
+        if self.rpo_objective is None:
+            return False
+        return self.rpo_seconds is None or self.rpo_seconds > self.rpo_objective
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form."""
+        return {
+            "location": self.location,
+            "size_bytes": self.size_bytes,
+            "backups": self.backups,
+            "newest": self.newest,
+            "newest_verified": self.newest_verified,
+            "rpo_seconds": None if self.rpo_seconds is None else round(self.rpo_seconds, 1),
+            "rpo_objective_seconds": self.rpo_objective,
+            "over_objective": self.over_objective,
+            "error": self.error,
+        }
+
+
 @dataclass(frozen=True)
 class StorageReport:
     """Sizes of every datastore of a stack and the free space of the filesystems holding local data."""
@@ -69,6 +104,7 @@ class StorageReport:
     disks: list[DiskSpace] = field(default_factory=list)
     volumes: list[tuple[str, int]] = field(default_factory=list)  # compose: (volume, bytes; -1 unknown)
     volume_error: str | None = None
+    repository: RepositoryUsage | None = None
 
     @property
     def total_bytes(self) -> int:
@@ -89,6 +125,7 @@ class StorageReport:
             "disks": [d.to_dict() for d in self.disks],
             "volumes": [{"name": n, "bytes": None if b < 0 else b} for n, b in self.volumes],
             "volume_error": self.volume_error,
+            "repository": None if self.repository is None else self.repository.to_dict(),
         }
 
 
@@ -99,7 +136,41 @@ def measure_storage(stack: StackConfig, timeout: float = TIMEOUT) -> StorageRepo
         futures = [pool.submit(measure_datastore, stack, name, spec, timeout) for name, spec in stores]
         sizes = [f.result() for f in futures]
     volumes, volume_error = _volumes(stack)
-    return StorageReport(stack.stack, sizes, disks_for(data_places(stack)), volumes, volume_error)
+    return StorageReport(
+        stack.stack, sizes, disks_for(data_places(stack)), volumes, volume_error, measure_repository(stack)
+    )
+
+
+def measure_repository(stack: StackConfig) -> RepositoryUsage:
+    """The repository's size and backups from its listing and the catalog (no artifact is read)."""
+    from seawall.backup import list_backups
+    from seawall.backup.repository import open_repository
+
+    objective = stack.objectives.rpo
+    location = redact_url(stack.backup.repository)
+    try:
+        repo = open_repository(stack)
+        location = repo.location
+        size = repo.usage(stack.stack)
+        if not repo.backup_ids(stack.stack):
+            # nothing backed up: no need to create a state store to read an empty catalog
+            return RepositoryUsage(location, size, 0, rpo_objective=objective)
+        listing = list_backups(stack)
+    except SeawallError as exc:
+        return RepositoryUsage(location, None, 0, rpo_objective=objective, error=exc.message)
+    except OSError as exc:
+        return RepositoryUsage(location, None, 0, rpo_objective=objective, error=str(exc.strerror or exc))
+    newest = listing.backups[-1].entry.id if listing.backups else None
+    return RepositoryUsage(
+        location,
+        size,
+        len(listing.backups),
+        newest,
+        listing.newest_verified,
+        listing.rpo_seconds,
+        objective,
+        "; ".join(listing.errors) or None,
+    )
 
 
 def _volumes(stack: StackConfig) -> tuple[list[tuple[str, int]], str | None]:
