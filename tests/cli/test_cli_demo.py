@@ -41,9 +41,19 @@ def test_demo_measures_mttr_and_leaves_nothing_running(tmp_path: Path) -> None:
         "health",
         "smoke",
         "kill catalog (SIGKILL)",
+        "latency web->catalog (800ms)",
         "down",
     ]
     assert 0 < report["mttr_seconds"] <= report["mttr_objective_seconds"]
+    # the chaos step: 800 ms on web -> catalog breached web.ready, was removed, and it recovered
+    chaos = report["chaos"]
+    assert chaos["edge"] == "web->catalog"
+    assert chaos["latency_ms"] == 800
+    assert chaos["status"] == "deviated"
+    assert chaos["time_to_impact_seconds"] > 0
+    assert chaos["recovery_after_removal_seconds"] >= 0
+    assert chaos["mttr_seconds"] > 0
+    assert not (tmp_path / ".seawall" / "proxy.json").exists()
     assert not supervisor_alive(tmp_path)
     # the data the demo wrote is kept after down
     assert (tmp_path / "data" / "catalog.db").stat().st_size > 0

@@ -20,10 +20,11 @@ def demo(
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Run the drill on the built-in demo stack: doctor, up, health, smoke, kill -9, MTTR, down."""
+    """Run the drill on the built-in demo stack: doctor, up, health, smoke, kill -9, MTTR, latency, down."""
     import tempfile
 
     from seawall.drill import run_demo
+    from seawall.drill.demo import seconds
     from seawall.runtime import get_runtime
 
     target = directory or Path(tempfile.mkdtemp(prefix="seawall-demo-"))
@@ -46,6 +47,13 @@ def demo(
             out.print(
                 f"MTTR of catalog after SIGKILL: [bold]{report.mttr:.2f}s[/]"
                 + (f" ({verdict} the {goal:g}s objective)" if goal is not None else "")
+            )
+        chaos = report.chaos
+        if chaos is not None:
+            out.print(
+                f"{chaos.latency_ms} ms latency on {chaos.edge} ({chaos.status}): time to impact "
+                f"[bold]{seconds(chaos.time_to_impact)}[/], recovered [bold]{seconds(chaos.after_removal)}[/]"
+                f" after removal, MTTR [bold]{seconds(chaos.mttr)}[/]"
             )
         out.print(f"{mark('ok' if report.ok else 'fail')} demo {'passed' if report.ok else 'failed'}")
     raise typer.Exit(0 if report.ok else 1)

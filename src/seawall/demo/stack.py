@@ -52,13 +52,18 @@ def demo_config(catalog_port: int, web_port: int, python: str = sys.executable) 
                 "depends_on": ["catalog"],
                 "ports": [web_port],
                 "probes": {
+                    # web's readiness budget is 500 ms (slower than 250 ms is a warning): readiness
+                    # that takes longer is a breach, which is what the demo's 800 ms latency fault
+                    # on web -> catalog must show (web asks catalog, with a 1 s timeout, on each check)
                     "ready": {
                         "http": {
                             "url": f"{web_url}/health/ready",
                             "json_path": "status",
                             "json_equals": "pass",
+                            "max_latency": "250ms",
                         },
                         **fast,
+                        "timeout": "500ms",
                     },
                     "live": {"http": f"{web_url}/health/live", **fast, "initial_delay": "1s"},
                 },

@@ -1,4 +1,4 @@
-"""`seawall demo`: the drill on the built-in demo stack — doctor, up, health, smoke, kill, MTTR, down."""
+"""`seawall demo`: the drill on the demo stack — doctor, up, health, smoke, kill, MTTR, latency, down."""
 
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ from seawall.runtime import Runtime
 
 Progress = Callable[[str, str], None]  # (step, message)
 
+CHAOS_EDGE = "web->catalog"
+CHAOS_PROBE = "web.ready"
+CHAOS_MS = 800
+CHAOS_SECONDS = 3.0  # long enough for several failing samples, short enough for a quick demo
+STEADY_TIMEOUT = 15.0  # seconds to wait for the steady state before injecting
+
 
 @dataclass(frozen=True, slots=True)
 class Step:
@@ -30,6 +36,35 @@ class Step:
         return {"step": self.name, "ok": self.ok, "seconds": round(self.seconds, 3), "detail": self.detail}
 
 
+@dataclass(frozen=True, slots=True)
+class ChaosFigures:
+    """What the chaos step measured on its steady-state probe, in seconds."""
+
+    edge: str
+    latency_ms: int
+    status: str  # the run's status: "deviated" is what the demo expects
+    time_to_impact: float | None  # injection -> first failing probe
+    after_removal: float | None  # removal -> sustained recovery
+    mttr: float | None  # first breach -> sustained recovery
+    run_id: str
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form."""
+
+        def r(value: float | None) -> float | None:
+            return None if value is None else round(value, 3)
+
+        return {
+            "edge": self.edge,
+            "latency_ms": self.latency_ms,
+            "status": self.status,
+            "time_to_impact_seconds": r(self.time_to_impact),
+            "recovery_after_removal_seconds": r(self.after_removal),
+            "mttr_seconds": r(self.mttr),
+            "run_id": self.run_id,
+        }
+
+
 @dataclass
 class DemoReport:
     """Everything the demo measured."""
@@ -38,6 +73,7 @@ class DemoReport:
     steps: list[Step] = field(default_factory=list)
     mttr: float | None = None
     mttr_objective: float | None = None
+    chaos: ChaosFigures | None = None
     error: str | None = None
 
     @property
@@ -53,6 +89,7 @@ class DemoReport:
             "ok": self.ok,
             "mttr_seconds": None if self.mttr is None else round(self.mttr, 3),
             "mttr_objective_seconds": self.mttr_objective,
+            "chaos": None if self.chaos is None else self.chaos.to_dict(),
             "error": self.error,
             "steps": [s.to_dict() for s in self.steps],
         }
@@ -85,6 +122,66 @@ async def measure_recovery(
             return mttr, f"{seen}pid {before.pid} -> {now.pid}, restarts {now.restart_count}"
         await asyncio.sleep(0.02)
     raise NotReadyError(name, timeout, "it did not recover after being killed")
+
+
+def seconds(value: float | None) -> str:
+    """A duration for people: milliseconds below one second (recoveries are often that quick)."""
+    if value is None:
+        return "-"
+    return f"{value * 1000:.0f}ms" if value < 1 else f"{value:.2f}s"
+
+
+async def wait_steady(stack: StackConfig, probe: str, timeout: float = STEADY_TIMEOUT) -> None:
+    """Wait until ``component.role`` passes: an experiment starts from the steady state."""
+    from seawall.probes import run_probe
+
+    component, _, role = probe.partition(".")
+    spec = dict(stack.components[component].probes.items())[role]
+    deadline = clock.monotonic() + timeout
+    while True:
+        result = await run_probe(spec)
+        if result.status.value == "pass":
+            return
+        if clock.monotonic() > deadline:
+            raise NotReadyError(component, timeout, f"{probe} is {result.status.value}: {result.detail}")
+        await asyncio.sleep(0.1)
+
+
+def latency_step(
+    stack: StackConfig,
+    runtime_for: Callable[[StackConfig], Runtime],
+    progress: Callable[[str], None],
+) -> tuple[bool, str, ChaosFigures | None]:
+    """800 ms on web -> catalog through the stack's proxy: ok when web.ready deviated, then recovered."""
+    from seawall.chaos.experiment import RunStatus, build_journal, run_experiment, save_run
+    from seawall.chaos.experiment.presets import latency_experiment
+    from seawall.store import open_store
+
+    asyncio.run(wait_steady(stack, CHAOS_PROBE))
+    experiment = latency_experiment(CHAOS_EDGE, [CHAOS_PROBE], ms=CHAOS_MS, duration=CHAOS_SECONDS)
+    record = run_experiment(experiment, stack, runtime_factory=runtime_for, progress=progress)
+    with open_store(stack.state_dir) as store:
+        save_run(store, build_journal(record), record.start)  # `seawall chaos list` shows it
+    if record.status is RunStatus.INTERRUPTED:
+        raise KeyboardInterrupt  # the runner restored its fault; the demo still brings the stack down
+    fault = record.faults[0] if record.faults else None
+    seen = fault.recoveries.get(CHAOS_PROBE) if fault is not None else None
+    if fault is None or seen is None:
+        notes = "; ".join(record.notes) or "no fault was injected"
+        return False, f"{record.status.value}: {notes}", None
+    figures = ChaosFigures(
+        CHAOS_EDGE, CHAOS_MS, record.status.value, seen.time_to_impact, seen.after_removal, seen.mttr,
+        record.run_id,
+    )  # fmt: skip
+    if seen.impact is None:
+        return False, f"{record.status.value}: {CHAOS_PROBE} never breached under the fault", figures
+    if seen.recovered is None or record.status is not RunStatus.DEVIATED:
+        return False, f"{record.status.value}: {CHAOS_PROBE} breached but did not recover", figures
+    detail = (
+        f"{CHAOS_PROBE} breached {seconds(seen.time_to_impact)} after injection, recovered "
+        f"{seconds(seen.after_removal)} after removal (MTTR {seconds(seen.mttr)})"
+    )
+    return True, detail, figures
 
 
 class _Steps:
@@ -154,17 +251,28 @@ def run_demo(
         within = stack.objectives.mttr is None or mttr <= stack.objectives.mttr
         return within, f"ready again after {mttr:.2f}s ({detail})"
 
+    def latency() -> tuple[bool, str]:
+        ok, detail, report.chaos = latency_step(stack, runtime_for, lambda m: progress("chaos", m))
+        return ok, detail
+
     def stop() -> tuple[bool, str]:
-        down(stack, runtime)
-        shutdown(stack)
+        try:
+            down(stack, runtime)
+        finally:
+            shutdown(stack)  # also when down failed: nothing of the demo may keep running
         return True, "stopped; data kept"
 
+    drill = [
+        ("doctor", doctor),
+        ("up", start),
+        ("health", health),
+        ("smoke", smoke),
+        ("kill catalog (SIGKILL)", kill_catalog),
+        (f"latency {CHAOS_EDGE} ({CHAOS_MS}ms)", latency),
+    ]
     try:
-        step("doctor", doctor)
-        step("up", start)
-        step("health", health)
-        step("smoke", smoke)
-        step("kill catalog (SIGKILL)", kill_catalog)
+        for name, action in drill:
+            step(name, action)  # after a failing step the rest are skipped
     finally:
         step.failed = False  # bringing the stack down runs whatever happened before
         try:

@@ -1,8 +1,9 @@
 """The per-stack supervisor daemon: ``python -m seawall.runtime._daemon --config FILE [--detach]``.
 
-Startup (lock the pidfile, adopt orphans, open the socket), main loop (serve JSON-line requests
-until SIGTERM/SIGINT or a ``shutdown`` request), graceful shutdown (stop every component with
-its grace, record it, remove the socket and the pidfile).
+Startup (lock the pidfile, start the stack's fault proxy when it declares edges, adopt orphans,
+open the socket), main loop (serve JSON-line requests until SIGTERM/SIGINT or a ``shutdown``
+request), graceful shutdown (stop every component with its grace, record it, stop the proxy,
+remove the socket and the pidfile).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import IO, Any
 
 from seawall.config import StackConfig, load_stack
 from seawall.errors import RuntimeDriverError, SeawallError, UsageError
+from seawall.runtime._edges import EdgeProxy, has_edges
 from seawall.runtime._protocol import StatePaths, decode, encode, status_to_dict
 from seawall.runtime._recorder import Recorder
 from seawall.runtime._unit import Unit
@@ -34,22 +36,31 @@ EXIT_ALREADY_RUNNING = 3
 class Supervisor:
     """Supervises the components of one stack and answers control requests."""
 
-    def __init__(self, stack: StackConfig, paths: StatePaths) -> None:
+    def __init__(self, stack: StackConfig, paths: StatePaths, edges: EdgeProxy | None = None) -> None:
         self.stack = stack
         self.paths = paths
+        self.edges = edges
         self.recorder = Recorder(paths.state_dir)
-        stack_id = hashlib.sha256(str(paths.state_dir).encode()).hexdigest()[:8]
+        self.units: dict[str, Unit] = {}
+        self._stop = asyncio.Event()
+
+    def _make_units(self, stack: StackConfig) -> None:
+        stack_id = hashlib.sha256(str(self.paths.state_dir).encode()).hexdigest()[:8]
         self.units = {
-            name: Unit(stack, name, paths, self.recorder, f"seawall.{stack.stack}.{stack_id}.{name}")
+            name: Unit(stack, name, self.paths, self.recorder, f"seawall.{stack.stack}.{stack_id}.{name}")
             for name in stack.components
         }
-        self._stop = asyncio.Event()
 
     async def serve(self) -> None:
         """The whole lifecycle: startup, main loop, graceful shutdown."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
+        # the proxy comes first: components are spawned with the env that routes them through it
+        run_stack = self.stack if self.edges is None else await self.edges.start()
+        if self.edges is not None:
+            self.recorder.event("proxy_start", None, api=self.edges.api, edges=len(self.edges.routes))
+        self._make_units(run_stack)
         for unit in self.units.values():
             unit.adopt()
         with contextlib.suppress(FileNotFoundError):
@@ -67,6 +78,9 @@ class Supervisor:
                 await asyncio.gather(*(self.units[n].stop() for n in wave))
             for unit in self.units.values():
                 await unit.close()
+            if self.edges is not None:
+                # after the callers stopped, so none of them sees the edge vanish under it
+                await self.edges.stop()
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
@@ -184,6 +198,15 @@ def main(argv: list[str] | None = None) -> int:
     if handle is None:
         print("seawall supervisor: already running for this stack", file=sys.stderr)
         return EXIT_ALREADY_RUNNING
+    try:
+        edges = EdgeProxy(stack, paths.state_dir) if has_edges(stack) else None
+        if edges is not None:
+            # planned before detaching, so an edge that cannot be routed reaches the caller's stderr
+            edges.plan()
+    except SeawallError as exc:
+        print(f"seawall supervisor: {exc}", file=sys.stderr)
+        handle.close()
+        return 2
     if args.detach:
         _detach(paths)
     handle.seek(0)
@@ -192,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     handle.flush()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        asyncio.run(Supervisor(stack, paths).serve())
+        asyncio.run(Supervisor(stack, paths, edges).serve())
     finally:
         with contextlib.suppress(FileNotFoundError):
             paths.pidfile.unlink()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +16,7 @@ from typing import Any
 
 from seawall.config import StackConfig
 from seawall.errors import DaemonUnavailable, RuntimeDriverError, SeawallError, UsageError
+from seawall.runtime._edges import stack_proxy_api
 from seawall.runtime._process import Child, command_problem, read_run_record
 from seawall.runtime._protocol import (
     MAX_SOCKET_PATH,
@@ -66,6 +69,11 @@ def daemon_pid(stack: StackConfig) -> int | None:
         return int(_request(StatePaths(stack.state_dir), "ping", timeout=5.0)["pid"])
     except DaemonUnavailable:
         return None
+
+
+def fault_proxy_api(stack: StackConfig) -> str | None:
+    """The control API of the fault proxy the stack's supervisor hosts (a stack with edges), or None."""
+    return stack_proxy_api(stack.state_dir)
 
 
 def _log_tail(paths: StatePaths, lines: int = 5) -> str:
@@ -129,6 +137,24 @@ def _pidfile_locked(paths: StatePaths) -> bool:
         return False
 
 
+def _retry_shutdown(paths: StatePaths, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            _request(paths, "shutdown")
+        except DaemonUnavailable:
+            time.sleep(0.1)
+        else:
+            return True
+    return False
+
+
+def _terminate_pidfile_owner(paths: StatePaths) -> None:
+    # SIGTERM gets the daemon's own graceful shutdown: it stops every component first
+    with contextlib.suppress(OSError, ValueError):
+        os.kill(int(paths.pidfile.read_text(encoding="ascii").split()[0]), signal.SIGTERM)
+
+
 def shutdown_daemon(stack: StackConfig, timeout: float | None = None) -> bool:
     """Stop the stack's supervisor (it stops every component first); False if none was running."""
     paths = StatePaths(stack.state_dir)
@@ -137,7 +163,11 @@ def shutdown_daemon(stack: StackConfig, timeout: float | None = None) -> bool:
     try:
         _request(paths, "shutdown")
     except DaemonUnavailable:
-        return False
+        if not _pidfile_locked(paths):
+            return False
+        # alive but not answering: still starting (Ctrl-C during `up`) or wedged
+        if not _retry_shutdown(paths, within=10.0):
+            _terminate_pidfile_owner(paths)
     deadline = time.monotonic() + wait
     while _pidfile_locked(paths):
         if time.monotonic() > deadline:
@@ -205,6 +235,10 @@ class LocalRuntime:
     def shutdown_daemon(self) -> bool:
         """Stop every component and the supervisor."""
         return shutdown_daemon(self.stack)
+
+    def proxy_api(self) -> str | None:
+        """The control API of the stack's fault proxy while the supervisor runs one."""
+        return fault_proxy_api(self.stack)
 
     def start(self, names: Sequence[str]) -> None:
         """Start the named components that are not running (idempotent); never gates on readiness."""

@@ -34,7 +34,7 @@ def inject_only(
     """
     plan = plan_experiment(experiment, stack, seed)
     run_id = "gameday-" + uuid.uuid4().hex[:8]
-    ctx = FaultContext(stack, runtime_factory, experiment.runtime.proxy_api)
+    ctx = FaultContext(stack, runtime_factory, plan.proxy_api)
     injected: list[dict[str, Any]] = []
     try:
         with Ledger(stack.state_dir) as ledger:

@@ -127,7 +127,10 @@ class Expect(Frozen):
 class RuntimeSettings(Frozen):
     """How the runner measures and where it finds the fault proxy."""
 
-    proxy_api: str = DEFAULT_PROXY_API
+    proxy_api: str | None = Field(
+        default=None,
+        description=f"the fault proxy's control API (unset: the stack's own, else {DEFAULT_PROXY_API})",
+    )
     probe_interval: Duration = Field(default=0.25, description="steady-state sampling while faults act")
     sustained: int = Field(default=3, ge=1, description="consecutive passes that make a recovery")
     recovery_timeout: Duration = Field(default=60.0, description="longest wait for recovery after removal")

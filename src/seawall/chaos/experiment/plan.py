@@ -12,6 +12,7 @@ from typing import Any
 from seawall.chaos.edges import parse_edge
 from seawall.chaos.experiment.model import Experiment
 from seawall.chaos.faults import Fault, FaultSpec, build_fault
+from seawall.chaos.faults.base import DEFAULT_PROXY_API, resolve_proxy_api
 from seawall.config import StackConfig
 from seawall.errors import UsageError
 
@@ -47,6 +48,7 @@ class Plan:
     experiment: Experiment
     seed: int
     faults: list[PlannedFault] = field(default_factory=list)
+    proxy_api: str = DEFAULT_PROXY_API  # where network faults go: resolved once, recorded in each inverse
 
     @property
     def blast_radius(self) -> list[str]:
@@ -67,6 +69,7 @@ class Plan:
         return {
             "title": self.experiment.title,
             "seed": self.seed,
+            "proxy_api": self.proxy_api,
             "targets": self.experiment.targets,
             "blast_radius": self.blast_radius,
             "faults": [p.to_dict() for p in self.faults],
@@ -127,13 +130,13 @@ def plan_experiment(
     if chosen is None:
         chosen = secrets.randbits(32)
     rng = random.Random(chosen)
-    plan = Plan(experiment, chosen)
+    plan = Plan(experiment, chosen, proxy_api=resolve_proxy_api(experiment.runtime.proxy_api, stack))
     for index, step in enumerate(experiment.method):
         if step.fault is None:
             continue
         target = resolve_target(step.fault, experiment.targets, stack, rng)
         try:
-            fault = build_fault(step.fault, new_id(), target, experiment.runtime.proxy_api)
+            fault = build_fault(step.fault, new_id(), target, plan.proxy_api)
         except ValueError as exc:
             raise UsageError(f"method step {index + 1} ({step.label}): {exc}") from exc
         plan.faults.append(PlannedFault(index, step.fault, target, fault))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from seawall.chaos.edges import parse_edge
 from seawall.chaos.experiment.model import Experiment
-from seawall.chaos.faults.base import DEFAULT_PROXY_API
 
 
 def latency_experiment(
@@ -14,7 +13,7 @@ def latency_experiment(
     duration: float = 3.0,
     *,
     recover_within: float = 30.0,
-    proxy_api: str = DEFAULT_PROXY_API,
+    proxy_api: str | None = None,
     probe_interval: float = 0.2,
     sustained: int = 3,
 ) -> Experiment:
@@ -22,7 +21,8 @@ def latency_experiment(
 
     Run it with ``run_experiment(latency_experiment("web->catalog", ["web.ready"]), stack)``: the
     probes should breach while the fault acts (status ``deviated``), and ``record.faults[0].recoveries``
-    holds time to impact, removal and sustained recovery per probe.
+    holds time to impact, removal and sustained recovery per probe. Without ``proxy_api`` the faults
+    go to the stack's own proxy (the local supervisor's), else to the default API.
     """
     _, callee = parse_edge(edge)
     return Experiment.model_validate(
@@ -33,7 +33,11 @@ def latency_experiment(
             "steady_state": {"probes": [{"probe": p} for p in probes]},
             "method": [{"fault": {"kind": "latency", "edge": edge, "ms": ms, "duration": duration}}],
             "expect": {"recover_within": recover_within},
-            "runtime": {"proxy_api": proxy_api, "probe_interval": probe_interval, "sustained": sustained},
+            "runtime": {
+                "probe_interval": probe_interval,
+                "sustained": sustained,
+                **({"proxy_api": proxy_api} if proxy_api else {}),
+            },
         }
     )
 

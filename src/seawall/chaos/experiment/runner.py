@@ -132,7 +132,7 @@ class Runner:
         self.plan = plan_experiment(experiment, stack, seed)
         self.progress = progress
         self.handle_signals = handle_signals
-        self.ctx = FaultContext(stack, runtime_factory, experiment.runtime.proxy_api)
+        self.ctx = FaultContext(stack, runtime_factory, self.plan.proxy_api)
         self.record = RunRecord(uuid.uuid4().hex[:12], experiment, self.plan, clock.now())
         settings = experiment.runtime
         self.monitor = Monitor(

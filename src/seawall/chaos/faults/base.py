@@ -9,8 +9,21 @@ from typing import Any, ClassVar, Protocol
 from seawall.config import StackConfig
 from seawall.errors import OperationError
 from seawall.runtime import Runtime
+from seawall.runtime.local import fault_proxy_api
 
 DEFAULT_PROXY_API = "http://127.0.0.1:8474"
+
+
+def stack_proxy_api(stack: StackConfig) -> str | None:
+    """The control API of the fault proxy the stack's supervisor hosts (local runtime, edges), or None."""
+    return fault_proxy_api(stack)
+
+
+def resolve_proxy_api(explicit: str | None, stack: StackConfig) -> str:
+    """Where network faults go: an explicit setting, else the stack's own proxy, else the default."""
+    if explicit:
+        return explicit
+    return stack_proxy_api(stack) or DEFAULT_PROXY_API
 
 
 class InjectionFailed(OperationError):
@@ -81,4 +94,13 @@ class Fault(Protocol):
         ...
 
 
-__all__ = ["DEFAULT_PROXY_API", "Fault", "FaultContext", "InjectionFailed", "Inverse", "RestoreFailed"]
+__all__ = [
+    "DEFAULT_PROXY_API",
+    "Fault",
+    "FaultContext",
+    "InjectionFailed",
+    "Inverse",
+    "RestoreFailed",
+    "resolve_proxy_api",
+    "stack_proxy_api",
+]
