@@ -41,10 +41,18 @@ def test_demo_measures_mttr_and_leaves_nothing_running(tmp_path: Path) -> None:
         "health",
         "smoke",
         "kill catalog (SIGKILL)",
+        "lose the data, restore the backup",
         "latency web->catalog (800ms)",
         "down",
     ]
     assert 0 < report["mttr_seconds"] <= report["mttr_objective_seconds"]
+    # the data-loss step: both datastores destroyed, restored from a verified backup, proven equal
+    loss = report["data_loss"]
+    assert sorted(loss["lost"]) == ["catalog", "web"]
+    assert loss["fingerprints_equal"] is True
+    assert 0 < loss["rto_seconds"] <= report["rto_objective_seconds"]
+    assert 0 <= loss["rpo_seconds"] <= report["rpo_objective_seconds"]
+    assert loss["stored_bytes"] > 0
     # the chaos step: 800 ms on web -> catalog breached web.ready, was removed, and it recovered
     chaos = report["chaos"]
     assert chaos["edge"] == "web->catalog"

@@ -48,6 +48,14 @@ def demo(
                 f"MTTR of catalog after SIGKILL: [bold]{report.mttr:.2f}s[/]"
                 + (f" ({verdict} the {goal:g}s objective)" if goal is not None else "")
             )
+        loss = report.data_loss
+        if loss is not None:
+            out.print(
+                f"data loss: RTO [bold]{loss.rto:.2f}s[/]{_goal(loss.rto, report.rto_objective)}, "
+                f"RPO [bold]{loss.rpo:.2f}s[/]{_goal(loss.rpo, report.rpo_objective)}, "
+                f"fingerprints {'equal' if loss.fingerprints_equal else '[red]differ[/]'} "
+                f"(backup {loss.backup_id}, {loss.raw_bytes} -> {loss.stored_bytes} bytes)"
+            )
         chaos = report.chaos
         if chaos is not None:
             out.print(
@@ -57,3 +65,9 @@ def demo(
             )
         out.print(f"{mark('ok' if report.ok else 'fail')} demo {'passed' if report.ok else 'failed'}")
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _goal(value: float, objective: float | None) -> str:
+    if objective is None:
+        return ""
+    return f" ({'meets' if value <= objective else 'misses'} the {objective:g}s objective)"

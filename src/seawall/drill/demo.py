@@ -1,4 +1,4 @@
-"""`seawall demo`: the drill on the demo stack — doctor, up, health, smoke, kill, MTTR, latency, down."""
+"""`seawall demo`: the drill on the demo stack — doctor, up, health, smoke, kill, data loss, latency, down."""
 
 from __future__ import annotations
 
@@ -10,8 +10,15 @@ from pathlib import Path
 
 from seawall import clock
 from seawall.config import StackConfig, load_stack
+from seawall.demo import write_demo
+from seawall.drill.dataloss import DataLossFigures, data_loss_step
 from seawall.errors import NotReadyError, OperationError, SeawallError
-from seawall.runtime import Runtime
+from seawall.ops.doctor import run_doctor
+from seawall.ops.health import check_health
+from seawall.ops.lifecycle import down, up
+from seawall.ops.smoke import run_smoke
+from seawall.runtime import Runtime, shutdown
+from seawall.store import open_store
 
 Progress = Callable[[str, str], None]  # (step, message)
 
@@ -74,6 +81,9 @@ class DemoReport:
     mttr: float | None = None
     mttr_objective: float | None = None
     chaos: ChaosFigures | None = None
+    data_loss: DataLossFigures | None = None
+    rto_objective: float | None = None
+    rpo_objective: float | None = None
     error: str | None = None
 
     @property
@@ -90,6 +100,9 @@ class DemoReport:
             "mttr_seconds": None if self.mttr is None else round(self.mttr, 3),
             "mttr_objective_seconds": self.mttr_objective,
             "chaos": None if self.chaos is None else self.chaos.to_dict(),
+            "data_loss": None if self.data_loss is None else self.data_loss.to_dict(),
+            "rto_objective_seconds": self.rto_objective,
+            "rpo_objective_seconds": self.rpo_objective,
             "error": self.error,
             "steps": [s.to_dict() for s in self.steps],
         }
@@ -210,17 +223,11 @@ def run_demo(
     directory: Path, runtime_for: Callable[[StackConfig], Runtime], progress: Progress
 ) -> DemoReport:
     """Write the demo stack into ``directory`` and run the drill; the stack is always brought down."""
-    from seawall.demo import write_demo
-    from seawall.ops.doctor import run_doctor
-    from seawall.ops.health import check_health
-    from seawall.ops.lifecycle import down, up
-    from seawall.ops.smoke import run_smoke
-    from seawall.runtime import shutdown
-    from seawall.store import open_store
-
-    report = DemoReport(directory)
     stack = load_stack(write_demo(directory))
-    report.mttr_objective = stack.objectives.mttr
+    goals = stack.objectives
+    report = DemoReport(
+        directory, mttr_objective=goals.mttr, rto_objective=goals.rto, rpo_objective=goals.rpo
+    )
     runtime = runtime_for(stack)
     step = _Steps(report, progress)
 
@@ -251,6 +258,10 @@ def run_demo(
         within = stack.objectives.mttr is None or mttr <= stack.objectives.mttr
         return within, f"ready again after {mttr:.2f}s ({detail})"
 
+    def data_loss() -> tuple[bool, str]:
+        ok, detail, report.data_loss = data_loss_step(stack, runtime, lambda m: progress("data loss", m))
+        return ok, detail
+
     def latency() -> tuple[bool, str]:
         ok, detail, report.chaos = latency_step(stack, runtime_for, lambda m: progress("chaos", m))
         return ok, detail
@@ -268,6 +279,7 @@ def run_demo(
         ("health", health),
         ("smoke", smoke),
         ("kill catalog (SIGKILL)", kill_catalog),
+        ("lose the data, restore the backup", data_loss),
         (f"latency {CHAOS_EDGE} ({CHAOS_MS}ms)", latency),
     ]
     try:

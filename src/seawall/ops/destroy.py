@@ -244,7 +244,7 @@ def destroy(
         removals = []
         for item in plan.removals:
             progress(item.component, item.action)
-            removal = _remove(stack, item)
+            removal = remove_item(stack, item)
             removals.append(removal)
             store.record(
                 "data_removed", item.component, datastore=item.kind, ok=removal.ok, detail=removal.detail
@@ -292,7 +292,9 @@ def _record_abort(stack: StackConfig, backup_id: str, failed: list[str]) -> None
         store.record("destroy_aborted", None, backup=backup_id, failed=failed)
 
 
-def _remove(stack: StackConfig, item: DataItem) -> Removal:
+def remove_item(stack: StackConfig, item: DataItem) -> Removal:
+    """Remove one datastore's data (also the drill's simulated disaster); failures are reported."""
+
     def done(ok: bool, detail: str) -> Removal:
         return Removal(item.component, item.kind, item.location, ok, detail)
 
