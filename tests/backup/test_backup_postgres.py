@@ -138,3 +138,47 @@ def test_a_pg_dump_older_than_the_server_is_refused() -> None:
 
     with pytest.raises(BackupError, match="older than the server's major version 99"):
         client_tool("pg_dump", 99)
+
+
+def test_rows_are_hashed_by_record_and_tables_with_unhashable_types_by_text(
+    make_stack: MakeStack, databases: list[str]
+) -> None:
+    url = new_db(
+        databases,
+        SCHEMA
+        + "CREATE TABLE docs (id int, body json, at point);"
+        + "INSERT INTO docs SELECT g, json_build_object('n', g), point(g, g) FROM generate_series(1, 50) g;",
+    )
+    stack = make_stack({"db": {"datastore": {"kind": "postgres", "url": url}}})
+    backup = create_backup(stack, components=["db"])
+    assert backup.ok, backup.failed
+    fp = backup.artifacts[0].fingerprint
+    assert fp["method"] == "pg-hash-2"
+    assert fp["tables"]["public.orders"]["via"] == "record"
+    assert fp["tables"]["public.docs"]["via"] == "text"  # json and point have no extended hash
+    assert fp["tables"]["public.docs"]["rows"] == 50
+    assert verify_backup(stack, backup.id, deep=True).ok
+
+
+def test_a_changed_row_changes_the_fingerprint_and_old_md5_fingerprints_still_compare(
+    databases: list[str],
+) -> None:
+    from seawall.backup.sources.base import Target
+    from seawall.backup.sources.postgres import PostgresDatastore
+    from seawall.backup.verify import compare
+
+    url = new_db(databases)
+    ds, target = PostgresDatastore(), Target(kind="postgres", url=url)
+    before = ds.fingerprint(target)
+    legacy = ds.fingerprint(target, like={"tables": {}})  # a backup of format 1: no "method"
+    assert "method" not in legacy
+    assert legacy["tables"]["public.orders"]["rows"] == 2000
+    assert "via" not in legacy["tables"]["public.orders"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(b"UPDATE orders SET note = note || '.' WHERE id = 17")
+    assert compare(before, ds.fingerprint(target, like=before)) == (
+        "tables: public.orders: hash: backed up"
+        f" {before['tables']['public.orders']['hash']!r}, restored"
+        f" {ds.fingerprint(target)['tables']['public.orders']['hash']!r}"
+    )
+    assert compare(legacy, ds.fingerprint(target, like=legacy)) is not None

@@ -62,17 +62,25 @@ class _Source(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: Any) -> int:
+    def read(self, size: int = -1, /) -> bytes:
+        # zstd's reader calls read(n): hand the source's bytes over without readinto's extra copy
+        if size is None or size < 0:
+            return super().read()
         try:
-            data = self.inner.read(min(len(buffer), CHUNK))
+            data = self.inner.read(min(size, CHUNK))
         except BaseException as exc:
             self.error = exc
             raise
         n = len(data)
-        buffer[:n] = data
         self.count += n
         if n:
             self.on_bytes(n)
+        return bytes(data)
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
         return n
 
 

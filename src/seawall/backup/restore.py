@@ -180,7 +180,7 @@ def _restore_one(
             decoded(f, str(manifest.compression.get("algorithm")), identities) as reader,
         ):
             notes = ds.restore(reader, target, staging)
-        difference = compare(art.fingerprint, ds.fingerprint(target))
+        difference = compare(art.fingerprint, ds.fingerprint(target, art.fingerprint))
         if difference:
             raise FingerprintMismatch(f"{art.component}: restored data differs from the backup: {difference}")
         ok = True

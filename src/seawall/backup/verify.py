@@ -116,7 +116,7 @@ def _deep(
             decoded(stream, str(manifest.compression.get("algorithm")), identities) as reader,
         ):
             ds.restore(reader, scratch, staging)
-        difference = compare(art.fingerprint, ds.fingerprint(scratch))
+        difference = compare(art.fingerprint, ds.fingerprint(scratch, art.fingerprint))
     if difference:
         raise ArtifactCorrupt(manifest.id, art.file, f"restored data differs: {difference}")
     return "restored into a scratch target; fingerprint matches"

@@ -77,8 +77,12 @@ class Datastore(Protocol):
         """Replace the target's data with the dump read from ``stream``; returns notes."""
         ...
 
-    def fingerprint(self, target: Target) -> dict[str, Any]:
-        """Counts and content hashes that two equal datasets share."""
+    def fingerprint(self, target: Target, like: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Counts and content hashes that two equal datasets share.
+
+        ``like`` is a fingerprint recorded earlier, to be reproduced with the same method
+        (a datastore whose fingerprint format changed keeps computing the old one for old backups).
+        """
         ...
 
     def is_empty(self, target: Target) -> bool:

@@ -8,9 +8,12 @@ import grp
 import hashlib
 import os
 import pwd
+import shutil
 import stat
+import subprocess
 import tarfile
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +22,10 @@ from typing import Any, BinaryIO, cast
 
 from seawall.backup.errors import BackupError
 from seawall.backup.pipeline import CHUNK, produced
+from seawall.backup.procs import Proc, run_tool
+from seawall.backup.sources._tarstream import Tree, TreeTap, tree_line
 from seawall.backup.sources.base import DumpInfo, Target
+from seawall.errors import SeawallError
 
 
 class HostileMember(BackupError):
@@ -64,22 +70,10 @@ def entries(target: Target) -> Iterator[tuple[str, Path]]:
 def _entry(rel: str, st: os.stat_result, content: str = "", link: str = "") -> str:
     mode = stat.S_IMODE(st.st_mode)
     if stat.S_ISLNK(st.st_mode):
-        return f"l {rel} -> {link}"
+        return tree_line("l", rel, digest=link)
     if stat.S_ISDIR(st.st_mode):
-        return f"d {rel} {mode:o}"
-    return f"f {rel} {mode:o} {st.st_size} {int(st.st_mtime)} {content}"
-
-
-class _Tree:
-    """Accumulates the tree hash from entry lines (sorted at the end, so walk order does not matter)."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.bytes = 0
-
-    def result(self) -> dict[str, Any]:
-        sha = hashlib.sha256("\n".join(sorted(self.lines)).encode()).hexdigest()
-        return {"entries": len(self.lines), "bytes": self.bytes, "tree_sha256": sha}
+        return tree_line("d", rel, mode)
+    return tree_line("f", rel, mode, st.st_size, int(st.st_mtime), content)
 
 
 class _HashingFile:
@@ -141,7 +135,7 @@ class _Counting:
         return self.offset
 
 
-def _write_tar(target: Target, out: BinaryIO, tree: _Tree) -> None:
+def _write_tar(target: Target, out: BinaryIO, tree: Tree) -> None:
     sink = cast(BinaryIO, _Counting(out))
     with tarfile.TarFile(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT, copybufsize=CHUNK) as tar:
         for rel, path in entries(target):
@@ -161,7 +155,7 @@ def _write_tar(target: Target, out: BinaryIO, tree: _Tree) -> None:
 
 def tree_fingerprint(target: Target) -> dict[str, Any]:
     """The tree hash of a directory (or of the listed files) as it is on disk."""
-    tree = _Tree()
+    tree = Tree()
     for rel, path in entries(target):
         st = path.lstat()
         if stat.S_ISREG(st.st_mode):
@@ -221,11 +215,98 @@ def clear(target: Target) -> None:
 class _FilesDump:
     stream: BinaryIO
     size_hint: int | None
-    tree: _Tree
+    tree: Tree
     notes: list[str] = field(default_factory=list)
 
     def finish(self) -> DumpInfo:
         return DumpInfo(format="tar-pax", fingerprint=self.tree.result(), notes=self.notes)
+
+
+@dataclass
+class _GnuTarDump:
+    proc: Proc
+    tap: TreeTap
+    feeder: threading.Thread
+    size_hint: int | None
+    errors: list[BaseException]
+
+    @property
+    def stream(self) -> TreeTap:
+        return self.tap
+
+    def finish(self) -> DumpInfo:
+        self.feeder.join()
+        self.proc.finish()  # any warning (a file vanished or changed while read) fails the datastore
+        if self.errors and not isinstance(self.errors[0], BrokenPipeError):
+            raise self.errors[0]
+        self.tap.check()
+        return DumpInfo(
+            format="tar-pax", tool_versions={"tar": gnu_tar_version()}, fingerprint=self.tap.tree.result()
+        )
+
+
+@functools.lru_cache(maxsize=1)
+def gnu_tar_version() -> str:
+    """GNU tar's version line, or "" when ``tar`` is missing or another tar (then Python writes the tar)."""
+    path = shutil.which("tar")
+    if path is None:
+        return ""
+    try:
+        first = (run_tool([path, "--version"]).splitlines() or [""])[0]
+    except SeawallError:
+        return ""
+    return first if "GNU tar" in first else ""
+
+
+def _scan(root: str, rel: str, patterns: tuple[str, ...], out: list[bytes]) -> int:
+    """``_walk`` without pathlib or a stat per directory entry: names for tar, content bytes."""
+    size = 0
+    with os.scandir(os.path.join(root, rel) if rel else root) as it:
+        found = sorted(it, key=lambda e: e.name)
+    for entry in found:
+        name = f"{rel}/{entry.name}" if rel else entry.name
+        if patterns and excluded(name, patterns):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            out.append(os.fsencode(name))
+            size += _scan(root, name, patterns, out)
+        elif entry.is_file(follow_symlinks=False):
+            out.append(os.fsencode(name))
+            size += entry.stat(follow_symlinks=False).st_size
+        elif entry.is_symlink():
+            out.append(os.fsencode(name))
+        # sockets, fifos and devices are not data: skipped on purpose
+    return size
+
+
+def _listing(target: Target) -> tuple[list[bytes], int]:
+    """The names tar is to archive (regular files, directories, symlinks) and their content bytes."""
+    assert target.path is not None
+    names: list[bytes] = []
+    if not target.files:
+        return names, _scan(str(target.path), "", target.exclude, names)
+    size = 0
+    for rel, path in entries(target):
+        size += path.stat().st_size
+        names.append(os.fsencode(rel))
+    return names, size
+
+
+def _tar_argv(root: Path) -> list[str]:
+    return [
+        shutil.which("tar") or "tar",
+        "--create",
+        "--file=-",
+        "--format=posix",
+        "--blocking-factor=128",  # 64 KiB writes into the pipe
+        "--pax-option=delete=atime,delete=ctime",  # access times change on every read: not data
+        "--hard-dereference",  # a hard link is stored as a copy, as the Python writer does
+        "--no-recursion",  # the listing decides (excludes, skipped types), in its order
+        "--null",
+        "--verbatim-files-from",  # a name starting with "-" is a name, not an option
+        f"--directory={root}",  # before --files-from: tar's -C is positional
+        "--files-from=-",
+    ]
 
 
 class FilesDatastore:
@@ -235,16 +316,38 @@ class FilesDatastore:
     extension = ".tar"
 
     @contextmanager
-    def dump(self, target: Target, staging: Path) -> Iterator[_FilesDump]:
-        """Tar the directory in a thread; its errors (unreadable file) surface on exit."""
+    def dump(self, target: Target, staging: Path) -> Iterator[_FilesDump | _GnuTarDump]:
+        """GNU tar reads the files (the tree hash is taken from its stream); else Python writes the tar."""
         root = target.path
         assert root is not None
         if not root.is_dir():
             raise BackupError(f"directory {root} does not exist")
-        tree = _Tree()
-        size = sum(p.lstat().st_size for _, p in entries(target) if p.is_file())
-        with produced(lambda out: _write_tar(target, out, tree)) as reader:
-            yield _FilesDump(reader, size, tree)
+        names, size = _listing(target)
+        if not gnu_tar_version():
+            tree = Tree()
+            with produced(lambda out: _write_tar(target, out, tree)) as reader:
+                yield _FilesDump(reader, size, tree)
+            return
+        errors: list[BaseException] = []
+        with Proc(_tar_argv(root), stdin=subprocess.PIPE) as proc:
+            stdin = proc.popen.stdin
+            assert stdin is not None
+            assert proc.stdout is not None
+
+            def feed() -> None:
+                try:
+                    with stdin:
+                        stdin.write(b"".join(name + b"\0" for name in names))
+                except BaseException as exc:
+                    errors.append(exc)
+
+            feeder = threading.Thread(target=feed, name="seawall-tar-names", daemon=True)
+            feeder.start()
+            try:
+                yield _GnuTarDump(proc, TreeTap(proc.stdout), feeder, size, errors)
+            finally:
+                proc.kill()
+                feeder.join()
 
     def restore(self, stream: BinaryIO, target: Target, staging: Path) -> list[str]:
         """Empty the target (excluded paths stay) and extract."""
@@ -254,7 +357,7 @@ class FilesDatastore:
         extract(stream, target.path)
         return []
 
-    def fingerprint(self, target: Target) -> dict[str, Any]:
+    def fingerprint(self, target: Target, like: dict[str, Any] | None = None) -> dict[str, Any]:
         """Tree hash of the directory."""
         assert target.path is not None
         if not target.path.is_dir():

@@ -281,7 +281,7 @@ class MysqlDatastore:
             cnf.unlink(missing_ok=True)
         return []
 
-    def fingerprint(self, target: Target) -> dict[str, Any]:
+    def fingerprint(self, target: Target, like: dict[str, Any] | None = None) -> dict[str, Any]:
         """Row counts and content hashes of every base table."""
         assert target.url is not None
         database = MysqlTarget.from_url(target.url).database or ""

@@ -247,7 +247,7 @@ class RedisDatastore:
         if batch:
             flush()
 
-    def fingerprint(self, target: Target) -> dict[str, Any]:
+    def fingerprint(self, target: Target, like: dict[str, Any] | None = None) -> dict[str, Any]:
         """Key counts and digests of every database."""
         assert target.url is not None
         return fingerprint_server(target.url)

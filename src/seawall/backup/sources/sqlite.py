@@ -104,7 +104,7 @@ class SqliteDatastore:
             staged.unlink(missing_ok=True)
         return []
 
-    def fingerprint(self, target: Target) -> dict[str, Any]:
+    def fingerprint(self, target: Target, like: dict[str, Any] | None = None) -> dict[str, Any]:
         """Fingerprint of a database file."""
         assert target.path is not None
         try:
