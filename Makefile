@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 
-.PHONY: install install-dev system-deps engine services demo test lint typecheck unit bench lock clean
+.PHONY: install install-dev system-deps engine services demo test lint typecheck unit bench help-cache lock clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ test: system-deps services install-dev engine lint typecheck
 bench: install-dev
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/probes.py
+
+help-cache: install-dev
+	$(BIN)/python -m seawall.cli.helpcache
 
 lock: $(UV)
 	$(UV) pip compile --quiet --python-version 3.11 pyproject.toml -o requirements.lock

@@ -20,6 +20,12 @@ def _terminate(signum: int, frame: object) -> None:
 
 def entry() -> None:
     """The console script: exit with the code `main` returns."""
+    from seawall.cli.helpcache import cached_help
+
+    text = cached_help(sys.argv[1:])
+    if text is not None:
+        sys.stdout.write(text)
+        return
     import signal
 
     signal.signal(signal.SIGTERM, _terminate)
