@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from seawall.asgi import Check, CheckResult, Health, HealthPaths
-from seawall.resilience import Registry
+from seawall.resilience import AsyncTimeout, Registry
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -116,6 +116,19 @@ def test_failing_or_hanging_check_fails_readiness_but_not_liveness() -> None:
     assert "timed out" in doc["checks"]["cache:responseTime"][0]["output"]
     assert doc["checks"]["search:responseTime"][0]["status"] == "warn"
     assert get(health, "/health/live")[0] == 200
+
+
+def test_a_timeout_the_probe_reports_is_not_mistaken_for_the_checks_own() -> None:
+    """A probe whose own call timed out (a pipeline's TimeoutExceeded) says so, not "timed out after 2s"."""
+
+    async def slow_dependency() -> None:
+        await AsyncTimeout(0.01, name="catalog-ready").call(asyncio.sleep, 5)
+
+    health = Health(plain_app, registry=Registry(), checks=[Check("catalog", slow_dependency, timeout=2.0)])
+    status, _, body = get(health, "/health/ready")
+    output = json.loads(body)["checks"]["catalog:responseTime"][0]["output"]
+    assert status == 503
+    assert output == "TimeoutExceeded: 'catalog-ready' timed out after 0.01s"
 
 
 def test_probe_storm_runs_each_check_once_and_caches() -> None:

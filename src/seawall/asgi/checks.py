@@ -15,6 +15,10 @@ __all__ = ["Check", "CheckResult", "overall_status", "run_checks"]
 _RANK = {"pass": 0, "warn": 1, "fail": 2}
 
 
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -70,13 +74,16 @@ class Check:
     async def run(self) -> dict[str, Any]:
         """Run the probe under its timeout; never raises (but lets cancellation through)."""
         started = time.perf_counter()
+        scope = asyncio.timeout(self.timeout)
         try:
-            async with asyncio.timeout(self.timeout):
+            async with scope:
                 value = await self._probe()
-        except TimeoutError:
-            result = CheckResult("fail", output=f"timed out after {self.timeout:g}s")
+        except TimeoutError as exc:
+            # the check's own timeout, or one the probe reports (say, a breaker's pipeline's)
+            own = scope.expired()
+            result = CheckResult("fail", output=f"timed out after {self.timeout:g}s" if own else _error(exc))
         except Exception as exc:
-            result = CheckResult("fail", output=f"{type(exc).__name__}: {exc}")
+            result = CheckResult("fail", output=_error(exc))
         else:
             if isinstance(value, CheckResult):
                 result = value

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ._clock import Clock, SystemClock
 from .async_breaker import AsyncBreaker
 from .backoff import Backoff
-from .breaker import Breaker, Guard, State
+from .breaker import Breaker, State
 from .budget import RetryBudget
 from .bulkhead import AsyncBulkhead, Bulkhead
 from .config import Policies, load_policies
@@ -21,9 +21,11 @@ from .errors import (
 )
 from .events import Hooks, RetryEvent, StateChange
 from .fallback import AsyncFallback, Fallback
+from .guard import Guard
 from .metrics import render_metrics
 from .outcome import Outcome, retry_after_of
 from .pipeline import AsyncPipeline, Pipeline
+from .pipeline_block import AsyncPipelineAttempt, PipelineAttempt
 from .registry import Registry, default_registry
 from .retry import AsyncRetry, Attempt, Retry
 from .timeout import AsyncTimeout, Timeout, remaining
@@ -34,6 +36,7 @@ __all__ = [
     "AsyncBulkhead",
     "AsyncFallback",
     "AsyncPipeline",
+    "AsyncPipelineAttempt",
     "AsyncRetry",
     "AsyncTimeout",
     "Attempt",
@@ -49,6 +52,7 @@ __all__ = [
     "Hooks",
     "Outcome",
     "Pipeline",
+    "PipelineAttempt",
     "Policies",
     "PolicyConfigError",
     "Registry",

@@ -8,17 +8,17 @@ import inspect
 import math
 import threading
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
 from . import _clock, _validate
 from ._counters import Counter
 from .errors import CircuitOpenError
 from .events import Hooks, StateChange
-from .outcome import On, Outcome, exception_predicate
+from .guard import Guard
+from .outcome import On, Outcome, exception_predicate, retry_after_of
 from .window import FAILED, SLOW, CountWindow, TimeWindow
 
-__all__ = ["Breaker", "Guard", "State"]
+__all__ = ["Breaker", "State"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -52,6 +52,11 @@ class Breaker:
     it opens again, so it never sticks in half-open. Exceptions matching ``ignore_on`` and
     results ``classify`` calls IGNORED count for nothing; exceptions not matching
     ``failure_on`` count as successes (resilience4j's rules).
+
+    A failure that says when to come back (``retry_after(exc_or_result)``, by default a
+    ``Retry-After`` header or a ``retry_after`` attribute, see
+    :func:`~seawall.resilience.retry_after_of`) keeps the breaker open at least that long
+    when it opens, or while it is open; ``max_retry_after`` caps what is honoured.
     """
 
     def __init__(
@@ -71,6 +76,8 @@ class Breaker:
         failure_on: On = Exception,
         ignore_on: On | None = None,
         classify: Callable[[Any], Outcome] | None = None,
+        retry_after: Callable[[object], float | None] | None = retry_after_of,
+        max_retry_after: float | None = 300.0,
         clock: _clock.Clock | None = None,
         on_state_change: Callable[[StateChange], object] | None = None,
     ) -> None:
@@ -86,6 +93,7 @@ class Breaker:
             window_type=window_type,
             buckets=buckets,
         )
+        _validate.seconds("breaker", "max_retry_after", max_retry_after, optional=True)
         if window_type == "count" and isinstance(window, float):
             window = int(window)
         self.name = name
@@ -104,6 +112,9 @@ class Breaker:
         self._failure = exception_predicate(failure_on, what="failure_on")
         self._ignore = exception_predicate(ignore_on, what="ignore_on") if ignore_on else None
         self._classify = classify
+        #: reads how long a failed call asked us to stay away (None: never honoured)
+        self.retry_after = retry_after
+        self.max_retry_after = max_retry_after
         self._clock = clock
         self.on_state_change: Hooks[StateChange] = Hooks(on_state_change)
         #: whether calls are timed (only to detect slow calls)
@@ -124,6 +135,8 @@ class Breaker:
         self._fast = self._fast_ok
         self._window: CountWindow | TimeWindow = self._new_window()
         self._retry_at = 0.0
+        #: monotonic time before which a failed call asked not to be called again
+        self._not_before = 0.0
         self._half_open_since = 0.0
         self._trials_left = 0
         self._trial_stats = [0, 0, 0]
@@ -146,7 +159,7 @@ class Breaker:
         self._gen += 1
         if new in (_OPEN, _F_OPEN):
             self._opened_at = now
-            self._retry_at = now + self.open_for if new is _OPEN else math.inf
+            self._retry_at = max(now + self.open_for, self._not_before) if new is _OPEN else math.inf
         elif new is _HALF:
             self._half_open_since = now
             self._trials_left = self.half_open_calls
@@ -199,7 +212,9 @@ class Breaker:
         self._manual(_F_CLOSED, "forced closed")
 
     def reset(self) -> None:
-        """Back to CLOSED with an empty window, leaving any forced state."""
+        """Back to CLOSED with an empty window, leaving any forced state and Retry-After waits."""
+        with self._lock:
+            self._not_before = 0.0
         self._manual(_CLOSED, "reset")
 
     def open_seconds(self) -> float:
@@ -276,15 +291,29 @@ class Breaker:
             return Outcome.IGNORED
         return Outcome.FAILURE if self._failure(exc) else Outcome.SUCCESS
 
+    def _hint(self, outcome: Outcome, what: object) -> float | None:
+        """Seconds a failed call (its exception or result ``what``) asked us to stay away."""
+        if outcome is not Outcome.FAILURE or self.retry_after is None:
+            return None
+        hint = self.retry_after(what)
+        if hint is None or not hint > 0:  # also refuses NaN
+            return None
+        return hint if self.max_retry_after is None else min(hint, self.max_retry_after)
+
     def _on_exception(self, exc: BaseException, gen: int, duration: float | None) -> None:
-        self._record(self._classify_exception(exc), gen, duration)
+        outcome = self._classify_exception(exc)
+        self._record(outcome, gen, duration, self._hint(outcome, exc))
 
     def _on_result(self, result: object, gen: int, duration: float | None) -> None:
         outcome = self._classify(result) if self._classify is not None else Outcome.SUCCESS
-        self._record(outcome, gen, duration)
+        self._record(outcome, gen, duration, self._hint(outcome, result))
 
-    def _record(self, outcome: Outcome, gen: int, duration: float | None) -> None:
-        """Count a finished call; ``gen == -1`` means "admitted by the lock-free path"."""
+    def _record(self, outcome: Outcome, gen: int, duration: float | None, hint: float | None = None) -> None:
+        """Count a finished call; ``gen == -1`` means "admitted by the lock-free path".
+
+        ``hint`` is the Retry-After of a failure, in seconds: the breaker will not allow a
+        trial call before it has passed, whenever it opens (or while it is open).
+        """
         if outcome is Outcome.IGNORED:
             self._ignored.inc()
         elif outcome is Outcome.FAILURE:
@@ -296,6 +325,11 @@ class Breaker:
         events: list[StateChange] = []
         with self._lock:
             state = self._state
+            if hint is not None:
+                # what the dependency said holds whichever state the call was admitted under
+                self._not_before = max(self._not_before, self._now() + hint)
+                if state is _OPEN and self._not_before > self._retry_at:
+                    self._retry_at = self._not_before
             if gen != self._gen and not (gen == -1 and state is _CLOSED):
                 return  # admitted under an earlier state: it says nothing about this one
             if state is _CLOSED and outcome is not Outcome.IGNORED:
@@ -364,39 +398,3 @@ class Breaker:
     def guard(self) -> Guard:
         """A context manager (sync or async) for one call: ``with breaker.guard(): ...``."""
         return Guard(self)
-
-
-class Guard:
-    """One call through a breaker as a context manager, sync or async.
-
-    A guard cannot see the block's result, so ``classify`` does not apply to it.
-    """
-
-    __slots__ = ("_breaker", "_gen", "_start")
-
-    def __init__(self, breaker: Breaker) -> None:
-        self._breaker = breaker
-        self._gen = 0
-        self._start = 0.0
-
-    def __enter__(self) -> Guard:
-        self._gen, self._start = self._breaker._begin()
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        b = self._breaker
-        duration = b._now() - self._start if b._timing else None
-        if exc is None:
-            b._record(Outcome.SUCCESS, self._gen, duration)
-        else:
-            b._on_exception(exc, self._gen, duration)
-
-    async def __aenter__(self) -> Guard:
-        return self.__enter__()
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.__exit__(et, exc, tb)

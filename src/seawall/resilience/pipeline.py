@@ -12,6 +12,7 @@ from .breaker import Breaker
 from .bulkhead import AsyncBulkhead, Bulkhead
 from .errors import CircuitOpenError, PolicyConfigError
 from .fallback import AsyncFallback, Fallback
+from .pipeline_block import AsyncPipelineAttempts, PipelineAttempts
 from .retry import AsyncRetry, Retry
 from .timeout import AsyncTimeout, Timeout
 
@@ -161,6 +162,15 @@ class Pipeline(_PipelineBase[Fallback[Any], Timeout, Bulkhead, Retry]):
                 raise
             return self.fallback.answer(exc)  # type: ignore[no-any-return]
 
+    def attempts(self) -> PipelineAttempts:
+        """The pipeline as a context manager, one block per attempt.
+
+        ``for attempt in pipeline.attempts(): with attempt: ...`` runs the block through every
+        policy (no fallback, which needs a value to return) and leaves the loop after the
+        first success; the last failure propagates unchanged. Timeouts work as deadlines.
+        """
+        return PipelineAttempts(self)
+
     def __call__(self, fn: Callable[P, T]) -> Callable[P, T]:
         if inspect.iscoroutinefunction(fn):
             raise TypeError(f"{fn!r} is a coroutine function: use AsyncPipeline")
@@ -251,6 +261,11 @@ class AsyncPipeline(_PipelineBase[AsyncFallback[Any], AsyncTimeout, AsyncBulkhea
             if self.fallback is None or not self.fallback.covers(exc):
                 raise
             return self.fallback.answer(exc)  # type: ignore[no-any-return]
+
+    def attempts(self) -> AsyncPipelineAttempts:
+        """``async for attempt in pipeline.attempts(): async with attempt: ...``; see
+        :meth:`Pipeline.attempts`. Timeouts cancel the block at their deadline."""
+        return AsyncPipelineAttempts(self)
 
     def __call__(self, fn: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
         if not inspect.iscoroutinefunction(fn):
