@@ -9,8 +9,9 @@ from seawall.backup.crypto import Encryption, load_identity
 from seawall.backup.errors import BackupNotFound
 from seawall.backup.manifest import Artifact, Manifest
 from seawall.backup.repository import Repository
-from seawall.backup.sources import CONFIG_COMPONENT, Target, config_target
+from seawall.backup.sources import CONFIG_COMPONENT, IN_CONTAINER, InContainer, Target, config_target
 from seawall.config import StackConfig
+from seawall.config.compose_fields import parse_volume
 from seawall.errors import UsageError
 
 Progress = Callable[[str, int, int | None], None]
@@ -31,6 +32,59 @@ def encryption(stack: StackConfig, identity: Path | None = None) -> Encryption |
     return Encryption(enc.recipients, identity, enc.passphrase)
 
 
+def in_container(stack: StackConfig, component: str) -> InContainer | None:
+    """How a compose service's datastore is reached through the engine (None: from the host only).
+
+    PostgreSQL: its container's client tools when the host has none. Files: when the datastore
+    names a compose volume (``volume:``), its path is inside the container or at the volume's mountpoint.
+    """
+    comp = stack.components.get(component)
+    ds = comp.datastore if comp else None
+    if stack.runtime != "compose" or comp is None or ds is None or ds.kind not in IN_CONTAINER:
+        return None
+    if ds.kind == "files" and not ds.volume:
+        return None  # a bind mount or a host directory: the host files datastore
+    mount = None
+    for entry in comp.volumes:
+        try:
+            parsed = parse_volume(entry)
+        except ValueError:
+            continue
+        if parsed is not None and parsed.kind == "volume" and parsed.source == ds.volume:
+            mount = parsed.target
+    from seawall.runtime.compose import ComposeRuntime  # the engine only for compose stacks
+
+    return InContainer(ComposeRuntime(stack), component, ds.volume, mount)
+
+
+def _target(stack: StackConfig, component: str) -> Target:
+    """A component's datastore as a target (a path in a container stays as written)."""
+    ds = stack.components[component].datastore
+    assert ds is not None
+    container = in_container(stack, component)
+    if container is not None and container.volume is not None and ds.path:
+        path: Path | None = Path(ds.path)  # inside the container (relative: under the volume's mount)
+    else:
+        path = stack.resolve(ds.path) if ds.path else None
+    exclude = tuple(ds.exclude)
+    if ds.kind == "files" and path is not None and container is None:
+        exclude += _own_paths_inside(stack, path)
+    return Target(kind=ds.kind, url=ds.url, path=path, exclude=exclude, container=container)
+
+
+def _own_paths_inside(stack: StackConfig, root: Path) -> tuple[str, ...]:
+    """Seawall's repository and state directory when they sit inside a files datastore.
+
+    Backing them up would copy every earlier backup into the new one, and the backup being
+    written changes under tar's feet; restoring over them would wipe the catalog.
+    """
+    out = []
+    for own in (stack.resolve(stack.backup.repository), stack.state_dir):
+        if own != root and own.is_relative_to(root):
+            out.append(own.relative_to(root).as_posix())
+    return tuple(out)
+
+
 def stack_targets(stack: StackConfig, encrypted: bool) -> dict[str, tuple[Target, list[str]]]:
     """Every component with a datastore (plus the stack's config), as a target with notes."""
     out: dict[str, tuple[Target, list[str]]] = {}
@@ -38,8 +92,7 @@ def stack_targets(stack: StackConfig, encrypted: bool) -> dict[str, tuple[Target
         ds = comp.datastore
         if ds is None or ds.kind == "s3":
             continue
-        path = stack.resolve(ds.path) if ds.path else None
-        out[name] = (Target(kind=ds.kind, url=ds.url, path=path, exclude=tuple(ds.exclude)), [])
+        out[name] = (_target(stack, name), [])
     out[CONFIG_COMPONENT] = config_target(stack, encrypted)
     return out
 
@@ -77,8 +130,7 @@ def target_for(stack: StackConfig, artifact: Artifact, to: str | None) -> Target
             return Target(
                 kind=artifact.kind, url=to if url_kind else None, path=None if url_kind else Path(to)
             )
-        path = stack.resolve(ds.path) if ds.path else None
-        target = Target(kind=ds.kind, url=ds.url, path=path, exclude=tuple(ds.exclude))
+        target = _target(stack, artifact.component)
     return target.moved_to(to) if to is not None else target
 
 

@@ -17,7 +17,7 @@ from seawall.backup.crypto import seal
 from seawall.backup.manifest import Artifact, Failure, Manifest, new_backup_id
 from seawall.backup.pipeline import Codec, encode
 from seawall.backup.repository import Repository, open_repository
-from seawall.backup.sources import Target, get_datastore
+from seawall.backup.sources import Target, datastore_for
 from seawall.config import StackConfig
 from seawall.errors import SeawallError
 from seawall.store import open_store
@@ -68,7 +68,7 @@ def _backup_one(
     codec: Codec,
     progress: Progress,
 ) -> Artifact | Failure:
-    ds = get_datastore(target.kind)
+    ds = datastore_for(target)
     name = f"{component}{ds.extension}{codec.suffix}"
     started = clock.monotonic()
     done = 0

@@ -16,7 +16,7 @@ from seawall.backup.errors import BackupError, FingerprintMismatch, TargetNotEmp
 from seawall.backup.manifest import Artifact, Manifest
 from seawall.backup.pipeline import decoded
 from seawall.backup.repository import Repository, open_repository
-from seawall.backup.sources import CONFIG_COMPONENT, Target, get_datastore
+from seawall.backup.sources import CONFIG_COMPONENT, Target, datastore_for
 from seawall.backup.verify import check_artifact, compare
 from seawall.config import StackConfig
 from seawall.errors import UsageError
@@ -117,7 +117,7 @@ def restore(
     if identities:
         for art, _ in plan:
             _probe_key(repo, manifest, art, identities)
-    occupied = [(art, t) for art, t in plan if not get_datastore(t.kind).is_empty(t)]
+    occupied = [(art, t) for art, t in plan if not datastore_for(t).is_empty(t)]
     safety = None
     if occupied and not force:
         names = ", ".join(f"{a.component} ({t.describe()})" for a, t in occupied)
@@ -168,7 +168,7 @@ def _restore_one(
     catalog: Catalog,
     progress: Progress,
 ) -> ComponentRestore:
-    ds = get_datastore(art.kind)
+    ds = datastore_for(target)
     repo = open_repository(stack)
     started = clock.monotonic()
     progress(art.component, 0, art.raw_bytes)

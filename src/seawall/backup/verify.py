@@ -14,7 +14,7 @@ from seawall.backup.errors import ArtifactCorrupt
 from seawall.backup.manifest import Artifact, Manifest
 from seawall.backup.pipeline import checksum, decoded
 from seawall.backup.repository import Repository, open_repository
-from seawall.backup.sources import Target, get_datastore
+from seawall.backup.sources import Target, datastore_for
 from seawall.config import StackConfig
 from seawall.errors import SeawallError, UsageError
 from seawall.store import open_store
@@ -108,8 +108,8 @@ def _scratch_like(stack: StackConfig, art: Artifact) -> Target:
 def _deep(
     stack: StackConfig, repo: Repository, manifest: Manifest, art: Artifact, identities: list[Any]
 ) -> str:
-    ds = get_datastore(art.kind)
     like = _scratch_like(stack, art)
+    ds = datastore_for(like)
     with ds.scratch(like) as scratch, repo.staging(stack.stack) as staging:
         with (
             repo.read_artifact(manifest.stack, manifest.id, art.file) as stream,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ from seawall.config import StackConfig
 from seawall.config.loader import COMPOSE_NAMES
 from seawall.errors import ConfigError, DaemonUnavailable, RuntimeDriverError, SeawallError, UsageError
 from seawall.runtime._compose_cli import ComposeCli, compose_command, project_name
+from seawall.runtime._compose_exec import exec_argv
 from seawall.runtime._compose_status import from_inspect, from_ps, missing
 from seawall.runtime._engine_api import EngineApi
 from seawall.runtime.base import ComponentStatus
@@ -252,6 +254,34 @@ class ComposeRuntime:
         if done.returncode != 0 and _COMPOSE_EXEC_FAILURE.search(done.stderr):
             raise self.cli.error(["exec", name], done.stderr.decode(errors="replace"))
         return ExecResult(done.returncode, done.stdout, done.stderr)
+
+    def config(self) -> dict[str, Any]:
+        """The project as compose resolves it (`compose config --format json`): interpolated, merged."""
+        data = json.loads(self.cli.run("config", "--format", "json"))
+        if not isinstance(data, dict):
+            raise RuntimeDriverError(f"`compose config` of project {self.project} printed no mapping")
+        return data
+
+    def recreate(self, name: str, overrides: Sequence[Path] = ()) -> None:
+        """`up --detach --no-deps --force-recreate NAME`, with ``overrides`` merged over the compose file.
+
+        A container's environment changes only when it is recreated: chaos routes an edge through
+        the fault proxy with an override file, and takes the route out by recreating without it.
+        """
+        self._names([name])
+        files = [arg for path in overrides for arg in ("--file", str(path))]
+        self.cli.run(*files, "up", "--detach", "--no-deps", "--force-recreate", name)
+
+    def exec_argv(
+        self, name: str, argv: Sequence[str], *, interactive: bool = False, env: Sequence[str] = ()
+    ) -> list[str]:
+        """The host command line of a streaming exec of ``argv`` in the component's running container.
+
+        Run it with your own pipes: its stdout is the command's, read as it streams, and its exit
+        status is the command's (the docker CLI; ``env`` names variables passed from its environment).
+        """
+        self._names([name])
+        return exec_argv(self.cli, name, argv, interactive=interactive, env=env)
 
     def down(self, remove_volumes: bool = False) -> None:
         """`compose down`: containers and networks go; named volumes stay unless asked."""

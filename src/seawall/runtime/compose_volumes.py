@@ -9,6 +9,7 @@ from typing import Any
 
 from seawall.config.compose_datastores import Image, Mount, data_mount, image_repository, recognise
 from seawall.config.compose_fields import argv_of, parse_volume
+from seawall.errors import DaemonUnavailable
 from seawall.runtime._engine_api import EngineApi
 
 # stateful images that are not backup datastores (yet), with where they keep their data
@@ -109,7 +110,11 @@ def volume_sizes(project: str, api: EngineApi | None = None) -> list[tuple[str, 
     """
     engine = api or EngineApi()
     volumes = engine.volumes(project)
-    usage = engine.volume_usage() if volumes else {}
+    try:
+        usage = engine.volume_usage() if volumes else {}
+    except DaemonUnavailable:
+        # the engine's disk-usage walk fails when any container vanishes meanwhile; measure locally
+        usage = {}
     out: list[tuple[str, int]] = []
     for volume in sorted(volumes, key=lambda v: str(v.get("Name"))):
         name = str(volume.get("Name"))

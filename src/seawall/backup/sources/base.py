@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -9,6 +10,52 @@ from typing import Any, BinaryIO, Protocol
 
 from seawall.backup.pipeline import Readable
 from seawall.probes.redact import redact_url
+
+
+class VolumeLister(Protocol):
+    """The engine API as the container datastores use it (``seawall.runtime._engine_api.EngineApi``)."""
+
+    host: str
+
+    def volumes(self, project: str) -> list[dict[str, Any]]:
+        """The named volumes of a compose project, as the engine lists them."""
+        ...
+
+
+class ContainerEngine(Protocol):
+    """What a datastore needs of a container runtime (``ComposeRuntime`` is one)."""
+
+    @property
+    def project(self) -> str:
+        """The compose project's name."""
+        ...
+
+    @property
+    def api(self) -> VolumeLister:
+        """The engine's API."""
+        ...
+
+    def exec_argv(
+        self, name: str, argv: Sequence[str], *, interactive: bool = False, env: Sequence[str] = ()
+    ) -> list[str]:
+        """The host command line that runs ``argv`` in the component's container, streams attached."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class InContainer:
+    """A datastore that lives in a compose service's container (and maybe in a named volume)."""
+
+    engine: ContainerEngine = field(compare=False, repr=False)
+    service: str
+    volume: str | None = None  # the compose file's volume key (``volumes:`` of the service)
+    mount: str | None = None  # where the service mounts that volume, from the compose file
+
+    def describe(self, path: Path | None) -> str:
+        """Where the data is, for messages."""
+        where = f"{path} in " if path is not None else ""
+        held = f", volume {self.volume}" if self.volume else ""
+        return f"{where}service {self.service}{held}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,16 +68,19 @@ class Target:
     exclude: tuple[str, ...] = ()
     files: tuple[str, ...] = ()  # config: paths relative to ``path`` that make up the stack's config
     extra: dict[str, Any] = field(default_factory=dict)
+    container: InContainer | None = None  # reached through the container engine (compose runtime)
 
     def describe(self) -> str:
         """The location without secrets, for messages and the restore record."""
+        if self.container is not None and self.url is None:
+            return self.container.describe(self.path)
         return redact_url(self.url) if self.url else str(self.path)
 
     def moved_to(self, location: str) -> Target:
-        """The same datastore kind at another place (``restore --to``)."""
+        """The same datastore kind at another place (``restore --to``), reached from this machine."""
         if self.url is not None:
-            return replace(self, url=location)
-        return replace(self, path=Path(location).expanduser().resolve())
+            return replace(self, url=location, container=None)
+        return replace(self, path=Path(location).expanduser().resolve(), container=None)
 
 
 @dataclass(frozen=True, slots=True)

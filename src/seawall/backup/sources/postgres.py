@@ -70,14 +70,19 @@ def tool_env(url: str, dbname: str | None = None) -> dict[str, str]:
     return {_ENV[k]: str(v) for k, v in params.items() if k in _ENV and v is not None}
 
 
+def tool_major(version: str) -> int:
+    """The major version in a tool's ``--version`` line (0 if none)."""
+    # "pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)": the first number after the name
+    match = re.search(r"\)\s+(\d+)", version) or re.search(r"(\d+)\.\d+", version)
+    return int(match.group(1)) if match else 0
+
+
 def client_tool(name: str, server_major: int) -> tuple[str, str]:
     """The tool of the server's major version (Debian keeps each in its own directory)."""
     versioned = Path(f"/usr/lib/postgresql/{server_major}/bin/{name}")
     path = str(versioned) if versioned.is_file() else find_tool(name)
     version = run_tool([path, "--version"]).strip()
-    # "pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)": the first number after the name
-    match = re.search(r"\)\s+(\d+)", version) or re.search(r"(\d+)\.\d+", version)
-    major = int(match.group(1)) if match else 0
+    major = tool_major(version)
     if major < server_major:
         raise BackupError(
             f"{name} {major} is older than the server's major version {server_major}",
@@ -181,6 +186,17 @@ class PostgresDatastore:
     kind = "postgres"
     extension = ".pgdump"
 
+    def client(
+        self, target: Target, name: str, server_major: int, stdin: bool = False
+    ) -> tuple[list[str], str, dict[str, str]]:
+        """How to run a client tool for ``target``: the argv prefix, the tool's version, its environment.
+
+        ``stdin``: the tool reads its input from stdin (pg_restore).
+        """
+        assert target.url is not None
+        path, version = client_tool(name, server_major)
+        return [path], version, tool_env(target.url)
+
     @contextmanager
     def dump(self, target: Target, staging: Path) -> Iterator[_PgDump]:
         """pg_dump -Fc -Z0 (we compress) --snapshot, with the snapshot's transaction held open."""
@@ -196,9 +212,9 @@ class PostgresDatastore:
             ).fetchone()
             assert row is not None
             snapshot, version_num, version, size, lsn = row
-            tool, tool_version = client_tool("pg_dump", version_num // 10000)
+            prefix, tool_version, env = self.client(target, "pg_dump", version_num // 10000)
             argv = [
-                tool,
+                *prefix,
                 "--format=custom",
                 "--compress=0",
                 f"--lock-wait-timeout={LOCK_WAIT_TIMEOUT}",
@@ -213,7 +229,7 @@ class PostgresDatastore:
                 notes=["roles (globals) are not included: restores keep owners only where the roles exist"],
             )
             secret = secrets_of(target.url)
-            with Proc(argv, env=tool_env(target.url), secrets=secret) as proc:
+            with Proc(argv, env=env, secrets=secret) as proc:
                 dump = _PgDump(proc, conn, target.url, info, int(size))
                 dump.start_fingerprint()
                 yield dump
@@ -256,9 +272,9 @@ class PostgresDatastore:
                 major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000  # type: ignore[index]
         except psycopg.Error as exc:
             raise _error(exc, target.url, "restore failed") from exc
-        tool, _ = client_tool("pg_restore", major)
+        prefix, _, env = self.client(target, "pg_restore", major, stdin=True)
         argv = [
-            tool,
+            *prefix,
             "--exit-on-error",
             "--single-transaction",
             "--no-password",
@@ -268,9 +284,7 @@ class PostgresDatastore:
         if target.extra.get("scratch"):
             argv += ["--no-owner", "--no-privileges"]
             notes.append("restored with --no-owner --no-privileges (scratch)")
-        with Proc(
-            argv, env=tool_env(target.url), stdin=stream, stdout=None, secrets=secrets_of(target.url)
-        ) as p:
+        with Proc(argv, env=env, stdin=stream, stdout=None, secrets=secrets_of(target.url)) as p:
             p.finish()
         return notes
 
@@ -310,4 +324,4 @@ class PostgresDatastore:
                 admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-__all__ = ["PostgresDatastore", "client_tool", "fingerprint_conn", "tool_env"]
+__all__ = ["PostgresDatastore", "client_tool", "fingerprint_conn", "tool_env", "tool_major"]

@@ -114,6 +114,7 @@ def build_journal(rec: RunRecord) -> dict[str, Any]:
             "mttr": summarize(mttrs),
             "restore": rec.restore,
             "notes": rec.notes,
+            "statistics": rec.statistics,
         },
     }
 

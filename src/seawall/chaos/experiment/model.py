@@ -6,6 +6,12 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from seawall.chaos.experiment.objectives import (
+    ErrorRateObjective,
+    LatencyObjective,
+    Traffic,
+    percentile_shorthand,
+)
 from seawall.chaos.experiment.tolerance import check_tolerance
 from seawall.chaos.faults.base import DEFAULT_PROXY_API
 from seawall.chaos.faults.specs import FaultSpec
@@ -112,10 +118,39 @@ class Guard(Activity):
 
 
 class Hypothesis(Frozen):
-    """The steady state: every probe must meet its tolerance."""
+    """The steady state: every probe must meet its tolerance; with ``traffic``, statistical objectives too.
+
+    ``traffic`` drives the built-in request generator before, during and after the method;
+    ``error_rate`` and ``latency`` (or its shorthand ``p95: {max: 300ms, window: 10s}``) are judged
+    on the before and after phases; the during phase is reported as the faults' impact.
+    """
 
     title: str = "steady state"
     probes: list[Activity] = Field(default_factory=list)
+    traffic: Traffic | None = None
+    error_rate: ErrorRateObjective | None = None
+    latency: LatencyObjective | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return percentile_shorthand(data)
+
+    @model_validator(mode="after")
+    def _traffic_and_objectives(self) -> Hypothesis:
+        objectives = self.error_rate is not None or self.latency is not None
+        if objectives and self.traffic is None:
+            raise ValueError(
+                "error_rate and latency objectives need `traffic: {url: ..., rate: 20/s}` to send requests"
+            )
+        if self.traffic is not None and not objectives:
+            raise ValueError("traffic needs an objective: error_rate: {max: 1%, over: 200 requests} or p95")
+        return self
+
+    @property
+    def statistical(self) -> bool:
+        """Whether generated traffic is judged (before, during and after the method)."""
+        return self.traffic is not None
 
 
 class Expect(Frozen):

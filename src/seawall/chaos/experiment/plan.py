@@ -91,15 +91,20 @@ def resolve_target(spec: FaultSpec, allowed: list[str], stack: StackConfig, rng:
         if HOST not in allow:
             raise UsageError(f"a {spec.kind} fault acts on the host: add 'host' to the experiment's targets")
         return HOST
-    if spec.family == "process":
+    if spec.family in ("process", "datastore"):
         wanted = spec.component
-        pool = sorted(allow & set(stack.components)) if wanted == "*" else wanted
+        eligible = {
+            n for n, c in stack.components.items() if spec.family == "process" or c.datastore is not None
+        }
+        pool = sorted(allow & eligible) if wanted == "*" else wanted
         candidates = [pool] if isinstance(pool, str) else list(pool or [])
         for name in candidates:
             if name not in stack.components:
                 raise UsageError(f"{spec.kind} fault: the stack has no component {name!r}")
             if name not in allow:
                 raise UsageError(f"{spec.kind} fault: component {name!r} is not in the experiment's targets")
+            if name not in eligible:
+                raise UsageError(f"{spec.kind} fault: component {name!r} declares no datastore")
     else:
         wanted = spec.edge
         declared = _edges(stack)

@@ -10,6 +10,59 @@ def _ms(value: object) -> str:
     return "–" if not isinstance(value, int | float) else f"{value * 1000:.0f} ms"
 
 
+def _share(value: object) -> str:
+    return "–" if not isinstance(value, int | float) else f"{value * 100:.2f}%"
+
+
+def _statistics(stats: dict[str, Any]) -> list[str]:
+    """The generated traffic: one row per phase; before/after are judged, during is the impact."""
+    latency = stats["objectives"].get("latency") or {}
+    q = latency.get("percentile")
+    label = f"p{q:g}" if isinstance(q, int | float) else "p95"
+    lines = ["", "## Statistical steady state", ""]
+    objectives = []
+    if stats["objectives"].get("error_rate"):
+        er = stats["objectives"]["error_rate"]
+        objectives.append(f"error rate ≤ {_share(er['max'])} over {er['over']} requests")
+    if latency:
+        objectives.append(f"{label} ≤ {latency['max']} over {latency['window']}")
+    traffic = stats.get("traffic") or {}
+    lines.append(
+        f"Objectives: {', '.join(objectives) or 'none'}; traffic {traffic.get('method', '')}"
+        f" {traffic.get('url', '')} at {traffic.get('rate', 0):g}/s,"
+        f" concurrency {traffic.get('concurrency')}."
+    )
+    lines += [
+        "",
+        f"| phase | requests | errors | error rate | p50 | {label} (window) | max | verdict |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name in ("before", "during", "after"):
+        phase = stats["phases"].get(name)
+        if phase is None:
+            continue
+        judged = phase["judged"]
+        lat = phase["latency"]
+        window = judged["window_latency"] if judged["percentile"] is not None else lat["p95"]
+        verdict = "impact" if name == "during" else ("met" if phase["ok"] else "**breached**")
+        lines.append(
+            f"| {name} | {phase['requests']} | {phase['errors']} | {_share(phase['error_rate'])}"
+            f" | {_ms(lat['p50'])} | {_ms(window)} | {_ms(lat['max'])} | {verdict} |"
+        )
+    impact = stats.get("impact") or {}
+    if impact.get("window") is not None:
+        lines += [
+            "",
+            f"Worst {impact['window']:g}s window while the method ran: error rate"
+            f" {_share(impact.get('error_rate'))}, {label} {_ms(impact.get('latency'))}.",
+        ]
+    for name in ("before", "after"):
+        phase = stats["phases"].get(name)
+        for breach in (phase or {}).get("breaches", []):
+            lines.append(f"- {name}: {breach}")
+    return lines
+
+
 def markdown(journal: dict[str, Any]) -> str:
     """A write-up of one run: verdict, faults with measured recovery, steady state, restore."""
     sw = journal["seawall"]
@@ -53,6 +106,8 @@ def markdown(journal: dict[str, Any]) -> str:
         lines.append(f"- {phase}: {met}")
     for during in journal["steady_states"]["during"]:
         lines.append(f"- during, {during['probe']}: {during['failures']}/{during['samples']} samples failed")
+    if sw.get("statistics"):
+        lines += _statistics(sw["statistics"])
     lines += ["", "## Restore", ""]
     lines += [
         f"- {r['kind']} on {r['target']}: {'ok' if r['ok'] else 'FAILED'} — {r['detail']}"
@@ -77,6 +132,10 @@ def junit(journal: dict[str, Any]) -> str:
             cases.append(
                 (f"steady state {phase}", None if state["steady_state_met"] else "steady state not met")
             )
+    for phase_name, phase in ((sw.get("statistics") or {}).get("phases") or {}).items():
+        if phase_name != "during":
+            problem = "; ".join(phase["breaches"]) or None
+            cases.append((f"statistical steady state {phase_name}", problem))
     for fault in sw["faults"]:
         name = f"{fault['kind']} on {fault['target']}"
         if fault["error"]:

@@ -17,6 +17,7 @@ from seawall.chaos.experiment.model import Experiment
 from seawall.chaos.experiment.monitor import Monitor
 from seawall.chaos.experiment.plan import Plan, PlannedFault, plan_experiment
 from seawall.chaos.experiment.stats import Recovery, measure
+from seawall.chaos.experiment.traffic import TrafficPhases
 from seawall.chaos.experiment.verdict import EXIT_CODES, Facts, RunStatus, verdict
 from seawall.chaos.faults import FaultContext, InjectionFailed
 from seawall.chaos.ledger import Ledger
@@ -70,6 +71,7 @@ class RunRecord:
     restore: list[dict[str, object]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     mono_start: float = 0.0
+    statistics: dict[str, Any] | None = None  # generated traffic per phase (journal form), if asked
 
     @property
     def exit_code(self) -> int:
@@ -139,6 +141,8 @@ class Runner:
             stack, experiment.steady_state.probes, experiment.guards, settings.probe_interval
         )
         self._failed_actions: list[str] = []
+        hypothesis = experiment.steady_state
+        self.traffic = TrafficPhases(hypothesis, progress) if hypothesis.statistical else None
 
     # the phases -----------------------------------------------------------------------------------
 
@@ -151,10 +155,15 @@ class Runner:
             try:
                 rec.before = self._hypothesis("before")
                 facts["before_ok"] = all(r.ok for r in rec.before)
+                if facts["before_ok"] and self.traffic is not None:
+                    facts["before_ok"] = self.traffic.phase("before").ok
                 if facts["before_ok"]:
                     self.monitor.start()
+                    if self.traffic is not None:
+                        self.traffic.start_during()
                     self._method(ledger)
                     self._remove_all(ledger)
+                    self._stop_traffic()
                     facts.update(self._recover())
             except InjectionFailed as exc:
                 facts["injection_failed"] = True
@@ -167,10 +176,14 @@ class Runner:
                 rec.notes.append(f"interrupted by {received[0] if received else 'SIGINT'}")
             finally:
                 with _shielded(self.handle_signals, received):
+                    self._stop_traffic()
                     facts["restore_failed"] = not self._restore(ledger)
                     self.monitor.stop()
                     self.ctx.close()
         rec.samples = self.monitor.snapshot()
+        if self.traffic is not None:
+            rec.statistics = self.traffic.to_journal()
+            rec.notes.extend(self.traffic.record.notes)
         self._measure()
         facts.update(self._recovery_facts())
         rec.facts = Facts(**facts)
@@ -183,6 +196,15 @@ class Runner:
         failed = [r.activity.label for r in results if not r.ok]
         self.progress(f"steady state {phase}: " + (f"failed ({', '.join(failed)})" if failed else "met"))
         return results
+
+    def _stop_traffic(self) -> None:
+        if self.traffic is None:
+            return
+        during = self.traffic.stop_during()
+        if during is not None and during.requests:
+            rate = "–" if during.error_rate is None else f"{during.error_rate * 100:.1f}%"
+            p95 = "–" if during.p95 is None else f"{during.p95 * 1000:.0f} ms"
+            self.progress(f"traffic during: {during.requests} requests, error rate {rate}, p95 {p95}")
 
     def _wait(self, seconds: float) -> None:
         if self.monitor.abort.wait(seconds):
@@ -264,7 +286,16 @@ class Runner:
             if not recovered:
                 self._wait(settings.probe_interval)
         self.record.after = self._hypothesis("after")
-        return {"after_ok": recovered and all(r.ok for r in self.record.after)}
+        after_ok = recovered and all(r.ok for r in self.record.after)
+        facts = {"after_ok": after_ok}
+        if self.traffic is not None:
+            if after_ok:
+                facts["statistics_ok"] = self.traffic.phase("after").ok
+            else:
+                self.traffic.record.notes.append(
+                    "traffic after the method skipped: the probes did not recover"
+                )
+        return facts
 
     def _restore(self, ledger: Ledger) -> bool:
         """Every pending inverse of this run, then every rollback; False if any failed."""

@@ -54,6 +54,7 @@ class Facts:
     guard_tripped: bool = False
     interrupted: bool = False
     strict: bool = True  # breaches while faults are active count as a deviation
+    statistics_ok: bool = True  # the generated traffic met its objectives after the method
 
 
 def verdict(facts: Facts) -> RunStatus:
@@ -61,7 +62,8 @@ def verdict(facts: Facts) -> RunStatus:
 
     restore_failed first (something may still be injected), then interrupted, aborted_by_guard,
     injection_failed, not_recovered (no sustained recovery, or slower than expect.recover_within),
-    deviated (the steady state did not hold before, during in strict mode, or after), passed.
+    deviated (the steady state did not hold before, during in strict mode, or after; or the
+    generated traffic breached its error-rate or latency objective after the method), passed.
     """
     if facts.restore_failed:
         return RunStatus.RESTORE_FAILED
@@ -76,6 +78,8 @@ def verdict(facts: Facts) -> RunStatus:
     if not facts.recovered or not facts.recovered_in_time or not facts.after_ok:
         return RunStatus.NOT_RECOVERED
     if facts.strict and not facts.during_ok:
+        return RunStatus.DEVIATED
+    if not facts.statistics_ok:
         return RunStatus.DEVIATED
     return RunStatus.PASSED
 

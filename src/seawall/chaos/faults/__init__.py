@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from seawall.chaos.faults.base import (
     DEFAULT_PROXY_API,
@@ -11,6 +11,13 @@ from seawall.chaos.faults.base import (
     InjectionFailed,
     Inverse,
     RestoreFailed,
+)
+from seawall.chaos.faults.datastore import (
+    DatastoreEmpty,
+    DatastoreUnavailable,
+    How,
+    MakeAvailable,
+    RestoreBackup,
 )
 from seawall.chaos.faults.network import ProxyToxic, RemoveToxic
 from seawall.chaos.faults.process import EnsureRunning, Kill, Pause, Restart, Resume, Start, Stop
@@ -30,6 +37,13 @@ def inverse_from_dict(data: dict[str, Any]) -> Inverse:
     if kind == KillHogs.kind:
         path = data.get("path")
         return KillHogs(str(data["token"]), None if path is None else str(path))
+    if kind == MakeAvailable.kind:
+        how = str(data.get("how", "auto"))
+        if how not in ("auto", "stop", "move_aside"):
+            raise ValueError(f"unknown datastore_unavailable mode {how!r} in the chaos ledger")
+        return MakeAvailable(str(data["component"]), str(data["token"]), cast("How", how))
+    if kind == RestoreBackup.kind:
+        return RestoreBackup(str(data["component"]), str(data["tag"]))
     if kind == RemoveToxic.kind:
         return RemoveToxic(str(data["api"]), str(data["proxy"]), str(data["toxic"]))
     raise ValueError(f"unknown inverse kind {kind!r} in the chaos ledger")
@@ -39,6 +53,8 @@ __all__ = [
     "DEFAULT_PROXY_API",
     "FAULT_KINDS",
     "CpuBurn",
+    "DatastoreEmpty",
+    "DatastoreUnavailable",
     "DiskFill",
     "EnsureRunning",
     "Fault",
@@ -48,11 +64,13 @@ __all__ = [
     "Inverse",
     "Kill",
     "KillHogs",
+    "MakeAvailable",
     "MemoryPressure",
     "Pause",
     "ProxyToxic",
     "RemoveToxic",
     "Restart",
+    "RestoreBackup",
     "RestoreFailed",
     "Resume",
     "Start",

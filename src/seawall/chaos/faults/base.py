@@ -20,9 +20,19 @@ def stack_proxy_api(stack: StackConfig) -> str | None:
 
 
 def resolve_proxy_api(explicit: str | None, stack: StackConfig) -> str:
-    """Where network faults go: an explicit setting, else the stack's own proxy, else the default."""
+    """Where network faults go: an explicit setting, else the stack's own proxy, else the default.
+
+    The stack's own proxy is the local supervisor's, or on a compose stack with edges the host-side
+    edge proxy (``seawall.chaos.compose_edges``), whose API port is reserved here.
+    """
     if explicit:
         return explicit
+    if stack.runtime == "compose":
+        from seawall.chaos.compose_edges import compose_proxy_api
+
+        compose_api = compose_proxy_api(stack)
+        if compose_api is not None:
+            return compose_api
     return stack_proxy_api(stack) or DEFAULT_PROXY_API
 
 

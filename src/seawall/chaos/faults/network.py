@@ -6,10 +6,13 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from seawall.chaos.edges import parse_edge, proxy_name
 from seawall.chaos.faults.base import FaultContext, InjectionFailed, Inverse, RestoreFailed
+
+if TYPE_CHECKING:
+    from seawall.chaos.compose_edges import EdgeRouter
 
 API_TIMEOUT = 5.0  # seconds; a control call never waits on live traffic
 
@@ -52,6 +55,15 @@ def call_api(api: str, method: str, path: str, body: object | None = None) -> tu
         return status, raw.decode(errors="replace")
 
 
+def _edge_router(ctx: FaultContext, api: str) -> EdgeRouter | None:
+    """The router of a compose stack's edges when ``api`` is its own edge proxy, else None."""
+    if ctx.stack.runtime != "compose":
+        return None
+    from seawall.chaos.compose_edges import router_for
+
+    return router_for(ctx, api)
+
+
 def _quote(name: str) -> str:
     return urllib.parse.quote(name, safe="")
 
@@ -67,6 +79,17 @@ class RemoveToxic:
         self.toxic = toxic
 
     def __call__(self, ctx: FaultContext) -> str:
+        router = _edge_router(ctx, self.api)
+        if router is None:
+            return self._remove()
+        # on a compose stack the edge's route goes too, even when the toxic could not be removed
+        try:
+            detail = self._remove()
+        finally:
+            routed = router.release(self.proxy, self.toxic)
+        return f"{detail}; {routed}"
+
+    def _remove(self) -> str:
         try:
             status, body = call_api(
                 self.api, "DELETE", f"/proxies/{_quote(self.proxy)}/toxics/{_quote(self.toxic)}"
@@ -145,6 +168,9 @@ class ProxyToxic:
         }
         if self.ttl is not None:
             body["ttl"] = round(self.ttl * 1000)
+        router = _edge_router(ctx, self.api)
+        # on a compose stack the edge is routed through the stack's proxy first (its inverse undoes it)
+        routed = "" if router is None else "; " + router.route(self.caller, self.callee, self.toxic_name)
         try:
             status, answer = call_api(self.api, "POST", f"/proxies/{_quote(self.proxy)}/toxics", body)
         except OSError as exc:
@@ -157,7 +183,7 @@ class ProxyToxic:
             raise InjectionFailed(
                 f"the proxy refused {self.fault_kind} on {self.edge}: HTTP {status} {detail}"
             )
-        return f"{self.fault_kind} {self.attributes} on {self.edge} ({self.stream})"
+        return f"{self.fault_kind} {self.attributes} on {self.edge} ({self.stream}){routed}"
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from seawall.chaos.edges import parse_edge
 from seawall.chaos.faults.base import Fault
+from seawall.chaos.faults.datastore import DatastoreEmpty, DatastoreUnavailable
 from seawall.chaos.faults.network import TOXIC_KINDS, ProxyToxic
 from seawall.chaos.faults.process import Kill, Pause, Restart, Stop, signal_number
 from seawall.chaos.faults.resource import CpuBurn, DiskFill, MemoryPressure
@@ -17,7 +18,8 @@ from seawall.config.units import Duration
 PROCESS_KINDS = ("kill", "stop", "restart", "pause")
 RESOURCE_KINDS = ("cpu", "memory", "disk_fill")
 NETWORK_KINDS = tuple(TOXIC_KINDS)
-FAULT_KINDS = (*PROCESS_KINDS, *RESOURCE_KINDS, *NETWORK_KINDS)
+DATASTORE_KINDS = ("datastore_unavailable", "datastore_empty")
+FAULT_KINDS = (*PROCESS_KINDS, *RESOURCE_KINDS, *NETWORK_KINDS, *DATASTORE_KINDS)
 DEFAULT_RESOURCE_SECONDS = 30.0
 TTL_MARGIN = 60.0  # the proxy drops a toxic this long after it should have been removed
 DEFAULT_TTL = 600.0
@@ -25,6 +27,7 @@ DEFAULT_TTL = 600.0
 FaultKind = Literal[
     "kill", "stop", "restart", "pause", "cpu", "memory", "disk_fill", "latency", "bandwidth", "timeout",
     "reset_peer", "slow_close", "slicer", "limit_data", "down", "http_abort", "http_delay",
+    "datastore_unavailable", "datastore_empty",
 ]  # fmt: skip
 
 
@@ -56,10 +59,13 @@ class FaultSpec(Frozen):
     stream: Literal["upstream", "downstream"] | None = None
     toxicity: float = Field(default=1.0, ge=0, le=1)
     ttl: Duration | None = None
+    how: Literal["auto", "stop", "move_aside"] = Field(
+        default="auto", description="datastore_unavailable: stop the server, or move sqlite/files data aside"
+    )
 
     @model_validator(mode="after")
     def _targets(self) -> FaultSpec:
-        if self.kind in PROCESS_KINDS and self.component is None:
+        if self.kind in (*PROCESS_KINDS, *DATASTORE_KINDS) and self.component is None:
             raise ValueError(f"a {self.kind} fault needs a component")
         if self.kind in NETWORK_KINDS:
             if self.edge is None:
@@ -75,9 +81,11 @@ class FaultSpec(Frozen):
 
     @property
     def family(self) -> str:
-        """process, resource or network."""
+        """process, resource, network or datastore."""
         if self.kind in PROCESS_KINDS:
             return "process"
+        if self.kind in DATASTORE_KINDS:
+            return "datastore"
         return "resource" if self.kind in RESOURCE_KINDS else "network"
 
     def attributes(self) -> dict[str, Any]:
@@ -114,6 +122,10 @@ def build_fault(spec: FaultSpec, fault_id: str, target: str, proxy_api: str) -> 
         return Restart(fault_id, target)
     if spec.kind == "pause":
         return Pause(fault_id, target)
+    if spec.kind == "datastore_unavailable":
+        return DatastoreUnavailable(fault_id, target, spec.how)
+    if spec.kind == "datastore_empty":
+        return DatastoreEmpty(fault_id, target)
     if spec.kind == "cpu":
         return CpuBurn(fault_id, spec.cores, seconds)
     if spec.kind == "memory":
@@ -133,4 +145,12 @@ def build_fault(spec: FaultSpec, fault_id: str, target: str, proxy_api: str) -> 
     )
 
 
-__all__ = ["FAULT_KINDS", "NETWORK_KINDS", "PROCESS_KINDS", "RESOURCE_KINDS", "FaultSpec", "build_fault"]
+__all__ = [
+    "DATASTORE_KINDS",
+    "FAULT_KINDS",
+    "NETWORK_KINDS",
+    "PROCESS_KINDS",
+    "RESOURCE_KINDS",
+    "FaultSpec",
+    "build_fault",
+]
