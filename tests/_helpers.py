@@ -1,18 +1,25 @@
-"""Plain helpers the test modules import: free ports, the shared servers, the CLI, a mute server."""
+"""Plain helpers the test modules import: ports, shared servers, the CLI, a mute server, polling, stacks."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import psutil
 import pymysql
 import redis
+import yaml
+
+from seawall.config import StackConfig, load_stack
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 MYSQL_SERVER = "127.0.0.1:3306"
@@ -69,3 +76,42 @@ async def silent_server() -> AsyncIterator[int]:
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     async with server:
         yield server.sockets[0].getsockname()[1]
+
+
+def wait_for(
+    check: Callable[[], Any], timeout: float = 20.0, what: str = "condition", interval: float = 0.05
+) -> Any:
+    """Poll ``check`` every ``interval`` seconds until it returns something truthy; that value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def write_stack(
+    directory: Path, name: str, components: dict[str, dict[str, Any]], tag: str
+) -> tuple[Path, StackConfig]:
+    """Write ``directory/seawall.yaml``, each component's env tagged ``SEAWALL_TEST_TAG=tag``; load it."""
+    for spec in components.values():
+        spec.setdefault("env", {})["SEAWALL_TEST_TAG"] = tag
+    config = directory / "seawall.yaml"
+    data = {"stack": name, "state": {"path": "s"}, "components": components}
+    config.write_text(yaml.safe_dump(data))
+    return config, load_stack(config)
+
+
+def kill_tagged(tag: str, config: Path) -> None:
+    """SIGKILL the supervisor daemon of ``config`` and every process tagged ``SEAWALL_TEST_TAG=tag``."""
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            cmdline = proc.info["cmdline"] or []
+            ours = ("seawall.runtime._daemon" in cmdline and str(config) in cmdline) or (
+                proc.environ().get("SEAWALL_TEST_TAG") == tag
+            )
+            if ours and proc.pid != os.getpid():
+                proc.kill()
+        except psutil.Error:
+            continue

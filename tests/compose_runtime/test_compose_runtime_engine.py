@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 import time
 import urllib.request
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from compose_runtime_support import Engine, MakeProject, free_port
 
+from _helpers import wait_for as shared_wait_for
 from seawall.config import format_size
 from seawall.drill import measure_recovery
 from seawall.errors import DaemonUnavailable, RuntimeDriverError, UsageError
@@ -25,15 +25,7 @@ pytestmark = [pytest.mark.engine, pytest.mark.integration]
 HTTPD = "mkdir -p /www && echo {text} > /www/index.html && exec httpd -f -p 80 -h /www"
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    """Poll until ``check`` returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+wait_for = functools.partial(shared_wait_for, interval=0.1)
 
 
 def fetch(port: int, timeout: float = 2.0) -> str | None:

@@ -7,10 +7,9 @@ import json
 import os
 import signal
 import sys
-import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import psutil
 import pytest
 import yaml
 
-from _helpers import free_port
+from _helpers import free_port, kill_tagged, wait_for, write_stack
 from seawall.chaos.faults.network import call_api
 from seawall.config import StackConfig, load_stack
 from seawall.ops.lifecycle import down, up
@@ -57,17 +56,6 @@ HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
 Stack = tuple[StackConfig, int, int]  # the stack, catalog's port, web's port
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    """Poll until ``check`` returns something truthy (generous timeout: this waits on state)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
 def edge_stack(tmp_path: Path) -> Iterator[Stack]:
     """catalog (http.server) and web calling it through the edge web->catalog; torn down afterwards."""
@@ -92,12 +80,7 @@ def edge_stack(tmp_path: Path) -> Iterator[Stack]:
             "stop_grace": "2s",
         },
     }
-    for spec in components.values():
-        spec["env"]["SEAWALL_TEST_TAG"] = tag
-    config = tmp_path / "seawall.yaml"
-    data = {"stack": f"e{tag[:8]}", "state": {"path": "s"}, "components": components}
-    config.write_text(yaml.safe_dump(data))
-    stack = load_stack(config)
+    config, stack = write_stack(tmp_path, f"e{tag[:8]}", components, tag)
     try:
         yield stack, catalog_port, web_port
     finally:
@@ -105,16 +88,7 @@ def edge_stack(tmp_path: Path) -> Iterator[Stack]:
             down(stack, get_runtime(stack))
         with contextlib.suppress(Exception):
             shutdown(stack)
-        for proc in psutil.process_iter(["pid", "cmdline"]):
-            try:
-                cmdline = proc.info["cmdline"] or []
-                ours = ("seawall.runtime._daemon" in cmdline and str(config) in cmdline) or (
-                    proc.environ().get("SEAWALL_TEST_TAG") == tag
-                )
-                if ours and proc.pid != os.getpid():
-                    proc.kill()
-            except psutil.Error:
-                continue
+        kill_tagged(tag, config)
 
 
 def _alive(pid: int) -> bool:

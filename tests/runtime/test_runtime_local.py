@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import socket
@@ -16,9 +17,9 @@ from typing import Any
 
 import psutil
 import pytest
-import yaml
 
-from _helpers import free_port
+from _helpers import free_port, kill_tagged, write_stack
+from _helpers import wait_for as shared_wait_for
 from seawall.config import StackConfig, load_stack
 from seawall.errors import RuntimeDriverError
 from seawall.runtime import ComponentStatus, LocalRuntime, daemon_pid, ensure_daemon, get_runtime
@@ -41,15 +42,7 @@ FAST = {"initial": "50ms", "max": "200ms"}
 MakeStack = Callable[..., StackConfig]
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    """Poll until ``check`` returns something truthy (generous timeout: this waits on state)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+wait_for = functools.partial(shared_wait_for, timeout=15.0)
 
 
 def gone(pid: int) -> bool:
@@ -63,16 +56,7 @@ def _cleanup(tag: str, config: Path, stack: StackConfig) -> None:
     """Stop the daemon, then SIGKILL whatever is left of it and of the components; drop cgroups."""
     with contextlib.suppress(Exception):
         shutdown_daemon(stack, timeout=15)
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        try:
-            cmdline = proc.info["cmdline"] or []
-            ours = ("seawall.runtime._daemon" in cmdline and str(config) in cmdline) or proc.environ().get(
-                "SEAWALL_TEST_TAG"
-            ) == tag
-            if ours and proc.pid != os.getpid():
-                proc.kill()
-        except psutil.Error:
-            continue
+    kill_tagged(tag, config)
     for controller in ("memory", "cpu"):
         base = _own_cgroup(controller)
         for directory in base.glob(f"seawall.{stack.stack}.*") if base else ():
@@ -88,12 +72,7 @@ def make_stack(tmp_path: Path) -> Iterator[MakeStack]:
     made: list[tuple[Path, StackConfig]] = []
 
     def make(components: dict[str, dict[str, Any]]) -> StackConfig:
-        for spec in components.values():
-            spec.setdefault("env", {})["SEAWALL_TEST_TAG"] = tag
-        config = tmp_path / "seawall.yaml"
-        data = {"stack": name, "state": {"path": "s"}, "components": components}
-        config.write_text(yaml.safe_dump(data))
-        stack = load_stack(config)
+        config, stack = write_stack(tmp_path, name, components, tag)
         made.append((config, stack))
         return stack
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seawall import __version__, clock
+from seawall.backup._outcome import Outcome
 from seawall.backup._plan import Progress, encryption, no_progress, select_targets
 from seawall.backup.catalog import Catalog
 from seawall.backup.crypto import seal
@@ -24,7 +25,7 @@ from seawall.store import open_store
 
 
 @dataclass(frozen=True, slots=True)
-class BackupResult:
+class BackupResult(Outcome):
     """The outcome of one ``backup create``."""
 
     id: str
@@ -39,11 +40,6 @@ class BackupResult:
     def ok(self) -> bool:
         """Every datastore was backed up."""
         return self.committed and not self.failed
-
-    @property
-    def exit_code(self) -> int:
-        """0 when every datastore was backed up, else 1."""
-        return 0 if self.ok else 1
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""

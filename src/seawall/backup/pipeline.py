@@ -84,11 +84,11 @@ class _Source(io.RawIOBase):
         return n
 
 
-class _Sink(io.RawIOBase):
-    """Hashes and counts what reaches the file; keeps the OS error (disk full, read-only)."""
+class _Recorder(io.RawIOBase):
+    """Passes writes through and keeps the consumer's OS error (age would flatten it to a string)."""
 
     def __init__(self, out: BinaryIO) -> None:
-        self.out, self.sha, self.count = out, hashlib.sha256(), 0
+        self.out = out
         self.error: BaseException | None = None
 
     def writable(self) -> bool:
@@ -100,9 +100,21 @@ class _Sink(io.RawIOBase):
         except BaseException as exc:
             self.error = exc
             raise
-        self.sha.update(data)
-        self.count += len(data)
         return len(data)
+
+
+class _Sink(_Recorder):
+    """Hashes and counts what reaches the file; keeps the OS error (disk full, read-only)."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        super().__init__(out)
+        self.sha, self.count = hashlib.sha256(), 0
+
+    def write(self, data: Any) -> int:
+        n = super().write(data)
+        self.sha.update(data)
+        self.count += n
+        return n
 
 
 def encode(source: Readable, out: BinaryIO, codec: Codec, on_bytes: Callable[[int], None]) -> Written:
@@ -135,25 +147,6 @@ def checksum(stream: BinaryIO) -> tuple[int, str]:
         sha.update(chunk)
         size += len(chunk)
     return size, sha.hexdigest()
-
-
-class _Recorder(io.RawIOBase):
-    """Passes writes through and keeps the consumer's OS error (age would flatten it to a string)."""
-
-    def __init__(self, out: BinaryIO) -> None:
-        self.out = out
-        self.error: BaseException | None = None
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        try:
-            self.out.write(data)
-        except BaseException as exc:
-            self.error = exc
-            raise
-        return len(data)
 
 
 def decode(stream: BinaryIO, compression: str, identities: list[Any], sink: BinaryIO) -> None:
@@ -201,9 +194,10 @@ def _pipe() -> tuple[int, int]:
     return r, w
 
 
-@contextmanager
-def produced(write: Callable[[BinaryIO], None]) -> Iterator[BinaryIO]:
-    """A reader of what ``write`` writes in a thread; the thread's error is raised on exit."""
+def _in_thread(
+    write: Callable[[BinaryIO], None], name: str
+) -> tuple[BinaryIO, threading.Thread, list[BaseException]]:
+    """Start ``write`` into a pipe in daemon thread ``name``: the pipe's reader, the thread, its errors."""
     r, w = _pipe()
     errors: list[BaseException] = []
 
@@ -214,9 +208,15 @@ def produced(write: Callable[[BinaryIO], None]) -> Iterator[BinaryIO]:
         except BaseException as exc:
             errors.append(exc)
 
-    thread = threading.Thread(target=run, name="seawall-producer", daemon=True)
+    thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
-    reader = os.fdopen(r, "rb")
+    return os.fdopen(r, "rb"), thread, errors
+
+
+@contextmanager
+def produced(write: Callable[[BinaryIO], None]) -> Iterator[BinaryIO]:
+    """A reader of what ``write`` writes in a thread; the thread's error is raised on exit."""
+    reader, thread, errors = _in_thread(write, "seawall-producer")
     try:
         yield reader
     finally:
@@ -234,19 +234,9 @@ def _raise_unless_broken_pipe(errors: list[BaseException]) -> None:
 @contextmanager
 def decoded(stream: BinaryIO, compression: str, identities: list[Any]) -> Iterator[BinaryIO]:
     """A pipe reader of the decoded artifact: fits consumers that want a file (pg_restore's stdin)."""
-    r, w = _pipe()
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            with os.fdopen(w, "wb") as out:
-                decode(stream, compression, identities, out)
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, name="seawall-decode", daemon=True)
-    thread.start()
-    reader = os.fdopen(r, "rb")
+    reader, thread, errors = _in_thread(
+        lambda out: decode(stream, compression, identities, out), "seawall-decode"
+    )
     try:
         yield reader
     except BaseException:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from seawall import clock
+from seawall.backup._outcome import Outcome
 from seawall.backup._plan import Progress, encryption, find_backup, no_progress, target_for
 from seawall.backup.catalog import Catalog
 from seawall.backup.crypto import identities_for
@@ -42,7 +43,7 @@ class ArtifactCheck:
 
 
 @dataclass(frozen=True, slots=True)
-class VerifyResult:
+class VerifyResult(Outcome):
     """The outcome of one ``backup verify``."""
 
     id: str
@@ -53,11 +54,6 @@ class VerifyResult:
     def ok(self) -> bool:
         """Every artifact passed."""
         return all(c.ok for c in self.checks)
-
-    @property
-    def exit_code(self) -> int:
-        """0 if every artifact passed, else 1."""
-        return 0 if self.ok else 1
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""

@@ -54,6 +54,31 @@ def project_name(stack: str) -> str:
     return name or "seawall"
 
 
+def run_captured(
+    argv: Sequence[str],
+    stdin: bytes | None = None,
+    *,
+    timeout: float | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``argv`` to its end, ``stdin`` fed in (else /dev/null), output captured; any exit code.
+
+    A command that cannot be started is DaemonUnavailable; a timeout is left to the caller.
+    """
+    try:
+        return subprocess.run(
+            argv,
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            env=env,
+            check=False,
+        )
+    except OSError as exc:
+        raise DaemonUnavailable(f"cannot run {argv[0]}: {exc}") from exc
+
+
 class ComposeCli:
     """Runs compose subcommands for one project file; failures become Seawall errors."""
 
@@ -74,23 +99,12 @@ class ComposeCli:
 
     def run(self, *args: str, timeout: float = COMMAND_TIMEOUT, stdin: bytes | None = None) -> bytes:
         """Run a subcommand to completion and return its stdout; a non-zero exit raises."""
-        argv = self.argv(*args)
         try:
-            done = subprocess.run(
-                argv,
-                input=stdin,
-                stdin=None if stdin is not None else subprocess.DEVNULL,
-                capture_output=True,
-                timeout=timeout,
-                env=self.env,
-                check=False,
-            )
+            done = run_captured(self.argv(*args), stdin, timeout=timeout, env=self.env)
         except subprocess.TimeoutExpired as exc:
             raise RuntimeDriverError(
                 f"`compose {' '.join(args)}` did not finish within {timeout:g}s"
             ) from exc
-        except OSError as exc:
-            raise DaemonUnavailable(f"cannot run {argv[0]}: {exc}") from exc
         stderr = done.stderr.decode(errors="replace")
         # `ps` and `ls` print "Cannot connect to the Docker daemon" and still exit 0
         if done.returncode != 0 or _ENGINE_DOWN.search(stderr):

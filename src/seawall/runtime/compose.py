@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import signal as signals
-import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 from seawall.config import StackConfig
 from seawall.config.loader import COMPOSE_NAMES
 from seawall.errors import ConfigError, DaemonUnavailable, RuntimeDriverError, SeawallError, UsageError
-from seawall.runtime._compose_cli import ComposeCli, compose_command, project_name
+from seawall.runtime._compose_cli import ComposeCli, compose_command, project_name, run_captured
 from seawall.runtime._compose_exec import exec_argv
 from seawall.runtime._compose_status import from_inspect, from_ps, missing
 from seawall.runtime._engine_api import EngineApi
@@ -240,16 +239,7 @@ class ComposeRuntime:
             command = [docker, "exec", *interactive, str(running[0].get("Name")), *argv]
         else:
             command = self.cli.argv("exec", "-T", name, *argv)
-        try:
-            done = subprocess.run(
-                command,
-                input=stdin,
-                stdin=None if stdin is not None else subprocess.DEVNULL,
-                capture_output=True,
-                check=False,
-            )
-        except OSError as exc:
-            raise DaemonUnavailable(f"cannot run {command[0]}: {exc}") from exc
+        done = run_captured(command, stdin)
         # compose's own failures are told apart from the command's by what compose printed
         if done.returncode != 0 and _COMPOSE_EXEC_FAILURE.search(done.stderr):
             raise self.cli.error(["exec", name], done.stderr.decode(errors="replace"))

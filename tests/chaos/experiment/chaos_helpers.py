@@ -1,10 +1,8 @@
-"""Helpers of the chaos experiment tests: free ports, tiny HTTP components, polling, experiment files."""
+"""Helpers of the chaos experiment tests: tiny HTTP components, experiment files."""
 
 from __future__ import annotations
 
-import socket
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,12 +14,6 @@ from seawall.config import StackConfig
 MakeStack = Callable[..., StackConfig]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def http_server(port: int) -> dict[str, Any]:
     """A component serving HTTP on ``port`` with a fast readiness probe."""
     return {
@@ -31,16 +23,6 @@ def http_server(port: int) -> dict[str, Any]:
         "restart": {"policy": "on-failure", "backoff": {"initial": "50ms", "max": "200ms"}},
         "stop_grace": "2s",
     }
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def write_experiment(path: Path, doc: dict[str, Any]) -> Path:

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
-import yaml
 from chaos_helpers import MakeStack
 
-from seawall.config import StackConfig, load_stack
+from _helpers import kill_tagged, write_stack
+from seawall.config import StackConfig
 
 
 def _kill_leftovers(tag: str, config: Path, stack: StackConfig) -> None:
@@ -28,16 +26,7 @@ def _kill_leftovers(tag: str, config: Path, stack: StackConfig) -> None:
         runtime = get_runtime(stack)
         down(stack, runtime)
         shutdown(stack)
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        try:
-            cmdline = proc.info["cmdline"] or []
-            ours = ("seawall.runtime._daemon" in cmdline and str(config) in cmdline) or (
-                proc.environ().get("SEAWALL_TEST_TAG") == tag
-            )
-            if ours and proc.pid != os.getpid():
-                proc.kill()
-        except psutil.Error:
-            continue
+    kill_tagged(tag, config)
 
 
 @pytest.fixture
@@ -47,12 +36,7 @@ def make_stack(tmp_path: Path) -> Iterator[MakeStack]:
     made: list[tuple[Path, StackConfig]] = []
 
     def make(components: dict[str, dict[str, Any]]) -> StackConfig:
-        for spec in components.values():
-            spec.setdefault("env", {})["SEAWALL_TEST_TAG"] = tag
-        config = tmp_path / "seawall.yaml"
-        data = {"stack": f"c{tag[:8]}", "state": {"path": "s"}, "components": components}
-        config.write_text(yaml.safe_dump(data))
-        stack = load_stack(config)
+        config, stack = write_stack(tmp_path, f"c{tag[:8]}", components, tag)
         made.append((config, stack))
         return stack
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from chaos_helpers import MakeStack, free_port, http_server, write_experiment
+from chaos_helpers import MakeStack, http_server, write_experiment
 
+from _helpers import free_port
 from seawall.cli.app import build_app
 from seawall.cli.cmd_chaos import chaos_app
 from seawall.cli.errors import run_guarded

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 import yaml
-from chaos_helpers import wait_for, write_experiment
+from chaos_helpers import write_experiment
 
+from _helpers import wait_for
 from seawall.chaos.experiment import (
     RunStatus,
     build_journal,

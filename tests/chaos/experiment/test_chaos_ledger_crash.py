@@ -11,8 +11,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-from chaos_helpers import MakeStack, free_port, http_server, wait_for, write_experiment
+from chaos_helpers import MakeStack, http_server, write_experiment
 
+from _helpers import free_port, wait_for
 from seawall.chaos.faults.resource import FILL_PREFIX, HOG_MODULE
 from seawall.chaos.ledger import Ledger
 from seawall.chaos.restore import restore_pending

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 import yaml
-from chaos_helpers import MakeStack, free_port, http_server, wait_for, write_experiment
+from chaos_helpers import MakeStack, http_server, write_experiment
 
+from _helpers import free_port, wait_for
 from seawall.chaos.experiment import RunStatus, parse_experiment, run_experiment
 from seawall.chaos.experiment.presets import latency_experiment
 from seawall.chaos.faults.network import call_api

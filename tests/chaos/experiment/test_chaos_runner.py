@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chaos_helpers import MakeStack, free_port, http_server
+from chaos_helpers import MakeStack, http_server
 
+from _helpers import free_port
 from seawall.chaos.experiment import (
     RunStatus,
     build_journal,

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chaos_helpers import MakeStack, free_port, http_server
+from chaos_helpers import MakeStack, http_server
 from hypothesis import given
 from hypothesis import strategies as st
 
+from _helpers import free_port
 from seawall.chaos.experiment import (
     RunStatus,
     build_journal,

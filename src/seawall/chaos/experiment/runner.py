@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from seawall import clock
 from seawall.chaos.experiment.activities import ActivityResult, run_activity
@@ -334,21 +334,18 @@ class Runner:
         return {"during_ok": during_ok, "recovered": recovered, "recovered_in_time": in_time}
 
 
-def run_experiment(
-    experiment: Experiment,
-    stack: StackConfig,
-    *,
-    seed: int | None = None,
-    runtime_factory: Callable[[StackConfig], Runtime] = get_runtime,
-    progress: Progress = lambda message: None,
-    handle_signals: bool = True,
-) -> RunRecord:
+class RunOptions(TypedDict, total=False):
+    """The keyword settings of ``Runner`` (and so of ``run_experiment``); see ``Runner`` for defaults."""
+
+    seed: int | None
+    runtime_factory: Callable[[StackConfig], Runtime]
+    progress: Progress
+    handle_signals: bool
+
+
+def run_experiment(experiment: Experiment, stack: StackConfig, **options: Unpack[RunOptions]) -> RunRecord:
     """Plan and run ``experiment``; the returned record carries the status and its exit code."""
-    runner = Runner(
-        experiment, stack, seed=seed, runtime_factory=runtime_factory, progress=progress,
-        handle_signals=handle_signals,
-    )  # fmt: skip
-    return runner.run()
+    return Runner(experiment, stack, **options).run()
 
 
 __all__ = ["FaultRun", "GuardTripped", "RunRecord", "Runner", "Terminated", "run_experiment"]

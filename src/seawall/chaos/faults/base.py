@@ -104,8 +104,26 @@ class Fault(Protocol):
         ...
 
 
+class ComponentFault:
+    """What a fault on one component shares: its id, the component as its target, its JSON form."""
+
+    kind: ClassVar[str] = ""
+
+    def __init__(self, fault_id: str, component: str) -> None:
+        self.id = fault_id
+        self.component = component
+
+    @property
+    def target(self) -> str:
+        return self.component
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "component": self.component}
+
+
 __all__ = [
     "DEFAULT_PROXY_API",
+    "ComponentFault",
     "Fault",
     "FaultContext",
     "InjectionFailed",

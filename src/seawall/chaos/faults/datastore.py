@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from seawall.chaos.faults.base import FaultContext, InjectionFailed, Inverse, RestoreFailed
+from seawall.chaos.faults.base import ComponentFault, FaultContext, InjectionFailed, Inverse, RestoreFailed
 from seawall.chaos.faults.process import Start
 from seawall.config import DatastoreSpec, StackConfig
 from seawall.errors import SeawallError
@@ -88,19 +88,14 @@ class MakeAvailable:
         return {"kind": self.kind, "component": self.component, "token": self.token, "how": self.how}
 
 
-class DatastoreUnavailable:
+class DatastoreUnavailable(ComponentFault):
     """The datastore goes away: its files are renamed aside, or the component serving it is stopped."""
 
     kind: ClassVar[str] = "datastore_unavailable"
 
     def __init__(self, fault_id: str, component: str, how: How = "auto") -> None:
-        self.id = fault_id
-        self.component = component
+        super().__init__(fault_id, component)
         self.how = how
-
-    @property
-    def target(self) -> str:
-        return self.component
 
     def inverse(self) -> Inverse:
         return MakeAvailable(self.component, self.id, self.how)
@@ -184,18 +179,10 @@ class RestoreBackup:
         return {"kind": self.kind, "component": self.component, "tag": self.tag}
 
 
-class DatastoreEmpty:
+class DatastoreEmpty(ComponentFault):
     """Take a verified backup of the datastore (tagged with the fault), then empty it as ``destroy`` does."""
 
     kind: ClassVar[str] = "datastore_empty"
-
-    def __init__(self, fault_id: str, component: str) -> None:
-        self.id = fault_id
-        self.component = component
-
-    @property
-    def target(self) -> str:
-        return self.component
 
     def inverse(self) -> Inverse:
         return RestoreBackup(self.component, chaos_tag(self.id))
@@ -226,9 +213,6 @@ class DatastoreEmpty:
         if not removal.ok:
             raise InjectionFailed(f"cannot empty {self.component!r}: {removal.detail}")
         return f"backup {backup.id} taken; {item.action}: {removal.detail}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "component": self.component}
 
 
 __all__ = [

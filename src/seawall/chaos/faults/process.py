@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal as signals
 from typing import Any, ClassVar
 
-from seawall.chaos.faults.base import FaultContext, InjectionFailed, Inverse, RestoreFailed
+from seawall.chaos.faults.base import ComponentFault, FaultContext, InjectionFailed, Inverse, RestoreFailed
 from seawall.errors import SeawallError
 
 _DEAD_STATES = ("stopped", "exited", "failed", "unknown")
@@ -78,17 +78,7 @@ class Resume:
         return {"kind": self.kind, "component": self.component}
 
 
-class _ProcessFault:
-    kind: ClassVar[str] = ""
-
-    def __init__(self, fault_id: str, component: str) -> None:
-        self.id = fault_id
-        self.component = component
-
-    @property
-    def target(self) -> str:
-        return self.component
-
+class _ProcessFault(ComponentFault):
     def _running(self, ctx: FaultContext) -> None:
         try:
             status = ctx.runtime.status([self.component])[0]
@@ -96,9 +86,6 @@ class _ProcessFault:
             raise InjectionFailed(f"cannot {self.kind} {self.component!r}: {exc}") from exc
         if status.state != "running":
             raise InjectionFailed(f"cannot {self.kind} {self.component!r}: it is {status.state}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "component": self.component}
 
 
 class Kill(_ProcessFault):
