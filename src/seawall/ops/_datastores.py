@@ -51,18 +51,7 @@ def describe_pg_error(exc: psycopg.Error, url: str) -> str:
 
 def mysql_connect(url: str, timeout: float) -> pymysql.connections.Connection[pymysql.cursors.Cursor]:
     """An autocommit connection from a mysql:// or mariadb:// URL (ConfigError if the URL is bad)."""
-    t = MysqlTarget.from_url(url)
-    return pymysql.connect(
-        host=t.host,
-        port=t.port,
-        user=t.user,
-        password=t.password,
-        database=t.database,
-        connect_timeout=timeout,
-        read_timeout=timeout,
-        write_timeout=timeout,
-        autocommit=True,
-    )
+    return MysqlTarget.from_url(url).connect(timeout, autocommit=True)
 
 
 def mysql_table(name: str) -> str:

@@ -24,6 +24,7 @@ from seawall.ops._datastores import (
     describe_mysql_error,
     describe_pg_error,
     describe_redis_error,
+    mysql_table,
     pg_connect,
 )
 from seawall.ops.lifecycle import Progress, down, is_managed
@@ -365,19 +366,10 @@ def _drop_postgres(url: str) -> str:
 def _drop_mysql(url: str) -> str:
     t = MysqlTarget.from_url(url)
     assert t.database is not None
-    conn = pymysql.connect(
-        host=t.host,
-        port=t.port,
-        user=t.user,
-        password=t.password,
-        connect_timeout=TIMEOUT,
-        read_timeout=TIMEOUT,
-        write_timeout=TIMEOUT,
-        autocommit=True,
-    )
+    conn = t.connect(TIMEOUT, database=False, autocommit=True)  # one cannot drop the database in use
     try:
         with conn.cursor() as cursor:
-            cursor.execute("DROP DATABASE IF EXISTS `" + t.database.replace("`", "``") + "`")
+            cursor.execute("DROP DATABASE IF EXISTS " + mysql_table(t.database))
     finally:
         close_quietly(conn)
     return f"dropped database {t.database}"
@@ -396,4 +388,4 @@ def _flush_redis(url: str) -> str:
     return f"flushed db {db} ({keys} key{'s' * (keys != 1)})"
 
 
-__all__ = ["DataItem", "DestroyPlan", "DestroyResult", "Removal", "destroy", "plan_destroy"]
+__all__ = ["DataItem", "DestroyPlan", "DestroyResult", "Removal", "destroy", "plan_destroy", "remove_item"]

@@ -48,6 +48,34 @@ class MysqlTarget:
             database=unquote(parts.path.lstrip("/")) or None,
         )
 
+    def connect(
+        self,
+        timeout: float,
+        *,
+        database: str | bool = True,
+        autocommit: bool = False,
+        bounded_io: bool = True,
+    ) -> pymysql.connections.Connection[pymysql.cursors.Cursor]:
+        """A new connection in utf8mb4; ``database``: True for the URL's, False for none, or a name.
+
+        ``timeout`` bounds the connect, and reads and writes too unless ``bounded_io`` is False
+        (a backup's long snapshot queries must not be cut off).
+        """
+        name = self.database if database is True else None if database is False else database
+        io = timeout if bounded_io else None
+        return pymysql.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            database=name,
+            connect_timeout=timeout,
+            read_timeout=io,
+            write_timeout=io,
+            autocommit=autocommit,
+            charset="utf8mb4",
+        )
+
 
 class MysqlProbe:
     """Pass when a new connection opens and the query runs; the connection is always closed.
@@ -71,17 +99,7 @@ class MysqlProbe:
         return watch.passed("query ok")
 
     def _attempt(self) -> None:
-        t = self.target
-        conn = pymysql.connect(
-            host=t.host,
-            port=t.port,
-            user=t.user,
-            password=t.password,
-            database=t.database,
-            connect_timeout=self.timeout,
-            read_timeout=self.timeout,
-            write_timeout=self.timeout,
-        )
+        conn = self.target.connect(self.timeout)
         try:
             with conn.cursor() as cursor:
                 cursor.execute(self.query)

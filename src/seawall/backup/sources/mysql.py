@@ -39,17 +39,9 @@ def _error(exc: Exception, url: str, doing: str) -> BackupError:
 
 
 def _connect(url: str, database: str | None = None, *, use_db: bool = True) -> Conn:
-    t = MysqlTarget.from_url(url)
     try:
-        return pymysql.connect(
-            host=t.host,
-            port=t.port,
-            user=t.user,
-            password=t.password,
-            database=(database or t.database) if use_db else None,
-            connect_timeout=10,
-            autocommit=True,
-            charset="utf8mb4",
+        return MysqlTarget.from_url(url).connect(
+            10, database=(database or True) if use_db else False, autocommit=True, bounded_io=False
         )
     except pymysql.MySQLError as exc:
         raise _error(exc, url, "connection failed") from exc
