@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 
-.PHONY: install install-dev system-deps engine services demo test lint typecheck unit bench help-cache lock clean
+.PHONY: install install-dev system-deps bench-deps engine services demo test lint typecheck unit bench help-cache lock clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ install-dev: $(UV)
 
 system-deps:
 	bash scripts/system-deps.sh
+
+bench-deps:
+	bash scripts/bench-deps.sh
 
 engine: install-dev
 	bash scripts/container-engine.sh
@@ -46,7 +49,7 @@ unit: install-dev
 test: system-deps services install-dev engine lint typecheck
 	$(BIN)/pytest -q
 
-bench: install-dev
+bench: install-dev bench-deps services
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/probes.py
 

@@ -13,8 +13,9 @@ import pytest
 from seawall.backup import create_backup, list_backups, prune, restore, show_backup, verify_backup
 from seawall.backup.crypto import keygen
 from seawall.backup.errors import BackupNotFound, KeyRequired, ManifestCorrupt, TargetNotEmpty
+from seawall.backup.sources.config import running_images
 from seawall.backup.sources.files import HostileMember, extract
-from seawall.config import StackConfig
+from seawall.config import StackConfig, load_stack
 
 MakeStack = Callable[..., StackConfig]
 
@@ -219,3 +220,18 @@ def test_writing_through_an_archived_symlink_is_rejected(tmp_path: Path) -> None
     with open(archive, "rb") as stream, pytest.raises(HostileMember):
         extract(stream, tmp_path / "target")
     assert list(outside.iterdir()) == []
+
+
+def test_image_digests_are_a_note_when_the_engine_does_not_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "compose.yaml").write_text("services:\n  app:\n    image: busybox\n")
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    images, notes = running_images(load_stack(tmp_path / "compose.yaml"))
+    assert images == {}
+    assert len(notes) == 1
+    assert notes[0].startswith("image digests not recorded: the container engine at unix://")
+
+
+def test_a_local_stack_records_no_images(make_stack: MakeStack) -> None:
+    assert running_images(make_stack()) == ({}, [])

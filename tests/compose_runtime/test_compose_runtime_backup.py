@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -178,6 +179,39 @@ def test_files_in_a_named_volume_back_up_and_restore_at_the_volume_mountpoint(
     assert _digest(runtime) == hashlib.sha256(blob).hexdigest()
     assert _sh(runtime, "files", "cat /data/app/link /data/app/cache.tmp") == b"hello\nkeep\n"
     assert datastore_for(target).fingerprint(target) == art.fingerprint
+
+
+@pytest.mark.engine
+@pytest.mark.integration
+def test_the_config_artifact_records_the_images_that_ran(
+    compose_project: MakeProject, tools_image: str, tmp_path: Path
+) -> None:
+    """The stack-config artifact names each service's image and its id, as the engine reports them."""
+    stack, runtime = _files_project(compose_project, tools_image, tmp_path)
+    podman = shutil.which("podman") or "podman"
+    inspected = json.loads(
+        subprocess.run(
+            [podman, "image", "inspect", tools_image],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+    )[0]
+
+    result = create_backup(stack, components=["stack-config"])
+    assert result.ok, result.failed
+    (art,) = result.artifacts
+    images = art.position["images"]
+    assert list(images) == ["files"]
+    assert images["files"]["image"].endswith(tools_image.split("/", 1)[1])
+    assert images["files"]["id"] == f"sha256:{inspected['Id'].removeprefix('sha256:')}"
+    assert images["files"]["repo_digests"] == sorted(inspected["RepoDigests"])
+    assert all("@sha256:" in d for d in images["files"]["repo_digests"])
+
+    runtime.stop(["files"])  # a stopped container still says what it ran
+    again = create_backup(stack, components=["stack-config"])
+    assert again.artifacts[0].position["images"] == images
 
 
 @pytest.mark.engine

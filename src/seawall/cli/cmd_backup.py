@@ -168,11 +168,23 @@ def show(ctx: typer.Context, backup_id: BackupId = "latest", json_out: Json = Fa
             _size(a.raw_bytes),
             _size(a.stored_bytes),
             a.sha256[:16],
-            ", ".join(f"{k}={v}" for k, v in a.position.items() if k != "files"),
+            ", ".join(f"{k}={v}" for k, v in a.position.items() if k not in ("files", "images")),
         ]
         for a in m.artifacts
     ]
     out.print(table(None, ["component", "kind", "file", "size", "stored", "sha256", "position"], rows))
+    images = [
+        [
+            service,
+            str(i.get("image", "")),
+            str(i.get("id", ""))[:19],
+            ", ".join(i.get("repo_digests") or ["-"]),
+        ]
+        for a in m.artifacts
+        for service, i in sorted((a.position.get("images") or {}).items())
+    ]
+    if images:
+        out.print(table("images that ran", ["service", "image", "id", "registry digests"], images))
     for f in m.failed:
         out.print(f"{mark('fail')} {f.component}: {f.error}")
     for c in detail.checks:

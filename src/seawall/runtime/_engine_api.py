@@ -127,6 +127,29 @@ class EngineApi:
         data = self.get(f"/volumes?filters={quote(filters)}") or {}
         return list(data.get("Volumes") or [])
 
+    def images(self, project: str) -> dict[str, dict[str, Any]]:
+        """Per compose service of a project: the image it was created from, its id and registry digests.
+
+        Read from the project's containers, so it is what runs, not what the compose file would pull
+        today. An image built or imported locally has an id (itself a sha256 digest) and no
+        registry digest.
+        """
+        filters = json.dumps({"label": [f"com.docker.compose.project={project}"]})
+        out: dict[str, dict[str, Any]] = {}
+        for container in self.get(f"/containers/json?all=true&filters={quote(filters)}") or []:
+            service = (container.get("Labels") or {}).get("com.docker.compose.service")
+            image_id = str(container.get("ImageID") or "")
+            if not service or service in out or not image_id:
+                continue
+            image = self.get(f"/images/{quote(image_id, safe='')}/json") or {}
+            full_id = str(image.get("Id") or image_id)
+            out[service] = {
+                "image": str(container.get("Image") or ""),
+                "id": full_id if full_id.startswith("sha256:") else f"sha256:{full_id}",
+                "repo_digests": sorted(str(d) for d in image.get("RepoDigests") or []),
+            }
+        return out
+
     def volume_usage(self) -> dict[str, int]:
         """Bytes used by each volume, as the engine's disk-usage report gives them (-1: unknown)."""
         data = self.get("/system/df") or {}

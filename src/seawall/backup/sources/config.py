@@ -1,14 +1,39 @@
-"""The stack's own configuration: seawall.yaml, compose files and (encrypted backups only) .env."""
+"""The stack's own configuration: seawall.yaml, compose files and (encrypted backups only) .env.
+
+On the compose runtime the artifact's manifest entry also records the image each service runs
+(name, image id and registry digests), read from the engine, so a restore can say what ran.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from seawall.backup.sources.base import Target
+from seawall.backup.pipeline import Readable
+from seawall.backup.sources.base import Dump, DumpInfo, Target
 from seawall.backup.sources.files import FilesDatastore
 from seawall.config import StackConfig
+from seawall.errors import DaemonUnavailable
 
 COMPONENT = "stack-config"
+
+
+def running_images(stack: StackConfig) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The images of the stack's containers (compose runtime only), and a note if they are unknown."""
+    if stack.runtime != "compose":
+        return {}, []
+    from seawall.runtime.compose import ComposeRuntime  # the engine only for compose stacks
+
+    runtime = ComposeRuntime(stack)
+    try:
+        images = runtime.api.images(runtime.project)
+    except DaemonUnavailable as exc:
+        return {}, [f"image digests not recorded: {exc.message}"]
+    if not images:
+        return {}, ["image digests not recorded: the project has no containers"]
+    return images, []
 
 
 def config_target(stack: StackConfig, encrypted: bool) -> tuple[Target, list[str]]:
@@ -27,7 +52,9 @@ def config_target(stack: StackConfig, encrypted: bool) -> tuple[Target, list[str
             names.append(".env")
         else:
             notes.append(".env left out: it may hold secrets and this backup is not encrypted")
-    return Target(kind="config", path=root, files=tuple(names)), notes
+    images, image_notes = running_images(stack)
+    extra = {"images": images} if images else {}
+    return Target(kind="config", path=root, files=tuple(names), extra=extra), notes + image_notes
 
 
 class ConfigDatastore(FilesDatastore):
@@ -35,3 +62,31 @@ class ConfigDatastore(FilesDatastore):
 
     kind = "config"
     extension = ".tar"
+
+    @contextmanager
+    def dump(self, target: Target, staging: Path) -> Iterator[Dump]:
+        """The files' tar; the images found when the target was planned go into the position."""
+        with super().dump(target, staging) as dump:
+            yield _WithImages(dump, target.extra.get("images") or {})
+
+
+class _WithImages:
+    """A files dump whose finished info also names the running images."""
+
+    def __init__(self, inner: Dump, images: dict[str, Any]) -> None:
+        self._inner = inner
+        self._images = images
+
+    @property
+    def stream(self) -> Readable:
+        return self._inner.stream
+
+    @property
+    def size_hint(self) -> int | None:
+        return self._inner.size_hint
+
+    def finish(self) -> DumpInfo:
+        info = self._inner.finish()
+        if self._images:
+            info.position["images"] = self._images
+        return info

@@ -24,7 +24,7 @@ from seawall.backup.errors import BackupError
 from seawall.backup.pipeline import CHUNK, produced
 from seawall.backup.procs import Proc, run_tool
 from seawall.backup.sources._tarstream import Tree, TreeTap, tree_line
-from seawall.backup.sources.base import DumpInfo, Target
+from seawall.backup.sources.base import Dump, DumpInfo, Target
 from seawall.errors import SeawallError
 
 
@@ -316,7 +316,7 @@ class FilesDatastore:
     extension = ".tar"
 
     @contextmanager
-    def dump(self, target: Target, staging: Path) -> Iterator[_FilesDump | _GnuTarDump]:
+    def dump(self, target: Target, staging: Path) -> Iterator[Dump]:
         """GNU tar reads the files (the tree hash is taken from its stream); else Python writes the tar."""
         root = target.path
         assert root is not None

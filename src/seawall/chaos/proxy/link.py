@@ -16,10 +16,12 @@ import math
 import random
 import socket
 import struct
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, cast
 
+from seawall.chaos.proxy import precise_timer
 from seawall.chaos.proxy.http_faults import HTTP_STAGES
 from seawall.chaos.proxy.spec import ToxicSpec
 from seawall.chaos.proxy.toxics import NETWORK_STAGES, Stage
@@ -132,15 +134,20 @@ class Direction:
 
     # -- the LinkControl the stages see ------------------------------------------------------
     def time(self) -> float:
-        return self.loop.time()
+        # Not loop.time(): uvloop's is millisecond-grained, and latency faults are timed to 0.1 ms.
+        return time.monotonic()
 
     async def sleep_until(self, deadline: float, stage: Stage) -> bool:
         """Wait until ``deadline``; False as soon as ``stage`` is removed (or the link closes)."""
         while stage.active:
-            if deadline <= self.loop.time():
+            if deadline <= time.monotonic():
                 return True
             waiter: asyncio.Future[None] = self.loop.create_future()
-            timer = None if math.isinf(deadline) else self.loop.call_at(deadline, _wake, waiter)
+            timer = (
+                None
+                if math.isinf(deadline)
+                else precise_timer.call_at(self.loop, deadline, functools.partial(_wake, waiter))
+            )
             self._waiters.add(waiter)
             try:
                 await waiter
@@ -179,7 +186,7 @@ class Direction:
                 self.dst.transport.write(chunk)
                 self.nbytes += len(chunk)
             return
-        self.queue.append((self.loop.time(), chunk))
+        self.queue.append((time.monotonic(), chunk))
         if chunk is not None:
             self.queued += len(chunk)
             if self.queued > QUEUE_HIGH:
