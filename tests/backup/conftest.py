@@ -1,16 +1,20 @@
-"""Fixtures of the backup tests: a stack directory in tmp_path with a files and a SQLite datastore."""
+"""Backup test fixtures: a stack directory with a files and a SQLite datastore; private Redis servers."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable
+import subprocess
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import yaml
 
+from _helpers import free_port
 from seawall.config import StackConfig, load_stack
 
 MakeStack = Callable[..., StackConfig]
@@ -65,3 +69,62 @@ def make_stack(tmp_path: Path) -> MakeStack:
         return load_stack(tmp_path / "seawall.yaml")
 
     return make
+
+
+RedisServer = Callable[..., tuple[str, subprocess.Popen[bytes]]]
+
+
+def start_redis(directory: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
+    """A private redis-server on ``port`` in ``directory`` (no saves, no replication delay), answering."""
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory)]
+    argv += ["--save", "", "--repl-diskless-sync-delay", "0", *extra]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with redis.Redis(port=port, socket_connect_timeout=1) as probe:
+                probe.ping()
+            return proc
+        except redis.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"redis-server {' '.join(extra)} did not start") from None
+            time.sleep(0.02)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """Private redis-servers (never the shared one), started with extra arguments; all killed after."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def make(*extra: str, port: int | None = None) -> tuple[str, subprocess.Popen[bytes]]:
+        """A new server, or with ``port`` one started again on the directory of an earlier one."""
+        port = port or free_port()
+        directory = tmp_path / f"redis-{port}"
+        directory.mkdir(exist_ok=True)
+        procs.append(start_redis(directory, port, *extra))
+        return f"redis://127.0.0.1:{port}/0", procs[-1]
+
+    yield make
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """``tmp_path/repo``: a 2 MiB tmpfs of our own, unmounted afterwards (skipped where mount is denied)."""
+    mountpoint = tmp_path / "repo"
+    mountpoint.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0755", "tmpfs", str(mountpoint)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root / CAP_SYS_ADMIN): {done.stderr.strip()}")
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=False)

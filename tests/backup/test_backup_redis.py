@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 import redis
@@ -20,62 +17,7 @@ MakeStack = Callable[..., StackConfig]
 
 pytestmark = pytest.mark.integration
 
-Server = Callable[[str], tuple[str, subprocess.Popen[bytes]]]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start(directory: Path, port: int, appendonly: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(directory),
-            "--appendonly",
-            appendonly,
-            "--save",
-            "",
-            "--repl-diskless-sync-delay",
-            "0",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    for _ in range(200):
-        try:
-            if client.ping():
-                break
-        except redis.ConnectionError:
-            time.sleep(0.02)
-    client.close()
-    return proc
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    """Start private servers (appendonly as asked) in their own directories; all killed after."""
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def make(appendonly: str) -> tuple[str, subprocess.Popen[bytes]]:
-        port = free_port()
-        directory = tmp_path / f"redis-{port}"
-        directory.mkdir()
-        proc = start(directory, port, appendonly)
-        procs.append(proc)
-        return f"redis://127.0.0.1:{port}/0", proc
-
-    yield make
-    for proc in procs:
-        proc.kill()
-        proc.wait()
+RedisServer = Callable[..., tuple[str, subprocess.Popen[bytes]]]
 
 
 def fill(url: str) -> None:
@@ -94,9 +36,9 @@ def fill(url: str) -> None:
 
 
 def test_rdb_round_trip_into_an_aof_server_survives_its_restart(
-    make_stack: MakeStack, server: Server, tmp_path: Path
+    make_stack: MakeStack, redis_server: RedisServer
 ) -> None:
-    source, _ = server("no")
+    source, _ = redis_server("--appendonly", "no")
     fill(source)
     stack = make_stack({"cache": {"datastore": {"kind": "redis", "url": source}}})
     backup = create_backup(stack, components=["cache"])
@@ -108,7 +50,7 @@ def test_rdb_round_trip_into_an_aof_server_survives_its_restart(
     assert art.fingerprint["databases"]["db3"]["keys"] == 1
     assert verify_backup(stack, backup.id, deep=True).ok
 
-    target, proc = server("yes")
+    target, proc = redis_server("--appendonly", "yes")
     redis.Redis.from_url(target).set("stale", 1)
     with pytest.raises(TargetNotEmpty):
         run_restore(stack, backup.id, component="cache", to=target)
@@ -124,12 +66,8 @@ def test_rdb_round_trip_into_an_aof_server_survives_its_restart(
     client.close()
     proc.terminate()
     proc.wait()
-    restarted = start(tmp_path / f"redis-{port}", port, "yes")
-    try:
-        again = redis.Redis(port=port)
-        assert again.dbsize() == 2007
-        assert again.get("stale") is None
-        again.close()
-    finally:
-        restarted.kill()
-        restarted.wait()
+    redis_server("--appendonly", "yes", port=port)  # the same directory: only its AOF holds the data
+    again = redis.Redis(port=port)
+    assert again.dbsize() == 2007
+    assert again.get("stale") is None
+    again.close()

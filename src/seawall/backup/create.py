@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import socket
 import threading
@@ -15,6 +17,7 @@ from seawall.backup._outcome import Outcome
 from seawall.backup._plan import Progress, encryption, no_progress, select_targets
 from seawall.backup.catalog import Catalog
 from seawall.backup.crypto import seal
+from seawall.backup.errors import RepositoryUnwritable
 from seawall.backup.manifest import Artifact, Failure, Manifest, new_backup_id
 from seawall.backup.pipeline import Codec, encode
 from seawall.backup.repository import Repository, open_repository
@@ -22,6 +25,9 @@ from seawall.backup.sources import Target, datastore_for
 from seawall.config import StackConfig
 from seawall.errors import SeawallError
 from seawall.store import open_store
+
+# a write the repository's disk refused: full, over quota, read-only, file too large
+_DISK_REFUSED = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +88,15 @@ def _backup_one(
                 written = encode(dump.stream, out, codec, on_bytes)
                 info = dump.finish()  # every exit status, before the artifact is kept
     except (SeawallError, OSError) as exc:
-        repo.remove_artifact(stack, backup_id, name)
+        with contextlib.suppress(OSError):  # a disk gone read-only: abort() removes the directory anyway
+            repo.remove_artifact(stack, backup_id, name)
+        if isinstance(exc, OSError) and exc.errno in _DISK_REFUSED:
+            # the repository's disk, not the datastore, failed: no backup can be trusted
+            raise RepositoryUnwritable(
+                f"cannot write {name} to the backup repository {repo.location}: {exc.strerror}",
+                hint="free space in the repository (or make it writable) and run the backup again;"
+                " nothing of this backup was kept",
+            ) from exc
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return Failure(component, target.kind, message or type(exc).__name__)
     position = dict(info.position)

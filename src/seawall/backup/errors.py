@@ -30,6 +30,10 @@ class ManifestCorrupt(BackupError):
     """A committed manifest cannot be read or does not describe a backup."""
 
 
+class RepositoryUnwritable(BackupError):
+    """The repository's disk refused a write (full, read-only, over quota): the whole backup is abandoned."""
+
+
 class RepositoryLocked(BackupError):
     """Another live process holds the repository's lock."""
 
@@ -59,5 +63,6 @@ __all__ = [
     "KeyRequired",
     "ManifestCorrupt",
     "RepositoryLocked",
+    "RepositoryUnwritable",
     "TargetNotEmpty",
 ]

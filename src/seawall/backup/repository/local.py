@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -54,11 +55,23 @@ class LocalRepository:
 
     @contextmanager
     def staging(self, stack: str) -> Iterator[Path]:
-        """``<root>/<stack>/.staging-*``, removed on exit (and by the sweep after a crash)."""
+        """``<root>/<stack>/.staging-*``, removed on exit (and by the sweep after a crash).
+
+        A read-only repository (a backup disk mounted ro) can still be verified and restored
+        from: its readers stage in the system's temporary directory instead.
+        """
         base = self.root / stack
-        base.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=STAGING_PREFIX, dir=base) as tmp:
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+            tmp = tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=base)
+        except OSError as exc:
+            if exc.errno not in (errno.EROFS, errno.EACCES):
+                raise
+            tmp = tempfile.mkdtemp(prefix=STAGING_PREFIX)
+        try:
             yield Path(tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     @contextmanager
     def write_artifact(self, stack: str, backup_id: str, name: str) -> Iterator[BinaryIO]:

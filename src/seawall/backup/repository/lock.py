@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seawall import clock
-from seawall.backup.errors import RepositoryLocked
+from seawall.backup.errors import RepositoryLocked, RepositoryUnwritable
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,13 @@ def _read_owner(fd: int) -> LockOwner | None:
         return None
 
 
+def _unwritable(path: Path, exc: OSError) -> RepositoryUnwritable:
+    return RepositoryUnwritable(
+        f"cannot write the lock of the backup repository {path.parent}: {exc.strerror or exc}",
+        hint="the repository must be on a writable disk with free space",
+    )
+
+
 @contextmanager
 def hold_lock(path: Path, purpose: str) -> Iterator[LockOwner | None]:
     """Hold the lock at ``path``; yields the stale owner it took over from, if any.
@@ -46,8 +53,11 @@ def hold_lock(path: Path, purpose: str) -> Iterator[LockOwner | None]:
     The kernel drops a flock when its process dies (even by SIGKILL), so a dead writer never
     blocks the next one; the owner record left in the file is what tells us it was stale.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise _unwritable(path, exc) from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -61,9 +71,13 @@ def hold_lock(path: Path, purpose: str) -> Iterator[LockOwner | None]:
         stale = _read_owner(fd)
         me = LockOwner(os.getpid(), socket.gethostname(), clock.now(), purpose)
         record = json.dumps({"pid": me.pid, "host": me.host, "since": me.since, "purpose": purpose})
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, record.encode(), 0)
-        os.fsync(fd)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, record.encode(), 0)
+            os.fsync(fd)
+        except OSError as exc:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            raise _unwritable(path, exc) from exc
         try:
             yield stale
         finally:

@@ -1,4 +1,4 @@
-"""Redis: an RDB snapshot over replication (``redis-cli --rdb``), checked, restored key by key.
+"""Redis: an RDB snapshot (replication, else BGSAVE: ``redis_snapshot``), checked, restored key by key.
 
 The whole server is the unit (every logical database). A restore loads the RDB into a private
 ``redis-server`` (appendonly off, so the RDB is what it loads) and copies each key into the target
@@ -10,46 +10,27 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
-import socket
-import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import unquote, urlsplit
 
 import redis
 
-from seawall.backup.errors import BackupError
 from seawall.backup.pipeline import CHUNK
-from seawall.backup.procs import Proc, find_tool, run_tool
+from seawall.backup.procs import find_tool, run_tool
+from seawall.backup.sources._redis_client import client as _client
+from seawall.backup.sources._redis_client import error as _error
+from seawall.backup.sources._redis_client import private_server
 from seawall.backup.sources.base import DumpInfo, Target
-from seawall.probes.redact import redact, secrets_of
+from seawall.backup.sources.redis_snapshot import take_snapshot
 
 _MASK = (1 << 64) - 1
 _BATCH = 500
-
-
-def _client(url: str, db: int = 0) -> redis.Redis:
-    parts = urlsplit(url)
-    return redis.Redis(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 6379,
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-        db=db,
-        ssl=parts.scheme == "rediss",
-        socket_timeout=30,
-        socket_connect_timeout=5,
-    )
-
-
-def _error(exc: Exception, url: str, doing: str) -> BackupError:
-    return BackupError(f"Redis {doing}: {redact(str(exc), secrets_of(url))}")
 
 
 def _databases(client: redis.Redis) -> list[int]:
@@ -93,69 +74,6 @@ def fingerprint_server(url: str) -> dict[str, Any]:
     return {"databases": result}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def private_server(directory: Path, rdb: str = "dump.rdb") -> Iterator[str]:
-    """A redis-server of our own on a free port, loading ``directory/rdb`` if present; killed after."""
-    server = find_tool("redis-server")
-    port = _free_port()
-    argv = [
-        server,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        str(directory),
-        "--dbfilename",
-        rdb,
-        "--appendonly",
-        "no",
-        "--save",
-        "",
-        "--protected-mode",
-        "yes",
-    ]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if _client(url).ping():
-                    break
-            except redis.BusyLoadingError:
-                pass
-            except redis.ConnectionError:
-                if proc.poll() is not None:
-                    raise BackupError(
-                        f"redis-server could not load the snapshot (exit {proc.returncode})"
-                    ) from None
-            if time.monotonic() > deadline:
-                raise BackupError("the private redis-server did not start within 60s")
-            time.sleep(0.05)
-        yield url
-    finally:
-        proc.kill()
-        proc.wait()
-
-
-def _cli_args(url: str) -> tuple[list[str], dict[str, str]]:
-    parts = urlsplit(url)
-    args = ["-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 6379)]
-    if parts.username:
-        args += ["--user", unquote(parts.username)]
-    if parts.scheme == "rediss":
-        args.append("--tls")
-    env = {"REDISCLI_AUTH": unquote(parts.password)} if parts.password else {}
-    return args, env
-
-
 @dataclass
 class _RedisDump:
     stream: BinaryIO
@@ -164,6 +82,21 @@ class _RedisDump:
 
     def finish(self) -> DumpInfo:
         return self.info
+
+
+def _probe_restore(src: redis.Redis, dst: redis.Redis) -> None:
+    """RESTORE and DEL one key of our own on the target before FLUSHALL empties it.
+
+    A target that refuses RESTORE (renamed, an ACL) or cannot read this server's DUMP payloads
+    (an older version) fails here, while its data is still untouched.
+    """
+    key = f"seawall:restore-probe:{secrets.token_hex(8)}"
+    src.set(key, b"probe")
+    payload = src.dump(key)
+    src.delete(key)
+    assert payload is not None  # the key was just set
+    dst.restore(key, 0, payload, replace=True)
+    dst.delete(key)
 
 
 class RedisDatastore:
@@ -181,13 +114,9 @@ class RedisDatastore:
             info: dict[str, Any] = _client(target.url).info()
         except redis.RedisError as exc:
             raise _error(exc, target.url, "connection failed") from exc
-        args, env = _cli_args(target.url)
         rdb = staging / "dump.rdb"
-        with Proc(
-            [cli, *args, "--rdb", str(rdb)], env=env, stdin=subprocess.DEVNULL, secrets=secrets_of(target.url)
-        ) as proc:
-            proc.finish()
-        notes = []
+        snapshot = take_snapshot(target.url, rdb)
+        notes = list(snapshot.notes)
         checker = shutil.which("redis-check-rdb")
         if checker:
             run_tool([checker, str(rdb)])
@@ -200,7 +129,11 @@ class RedisDatastore:
             format="rdb",
             tool_versions={"redis-cli": version},
             server_version=str(info.get("redis_version")),
-            position={"master_repl_offset": info.get("master_repl_offset"), "run_id": info.get("run_id")},
+            position={
+                "master_repl_offset": info.get("master_repl_offset"),
+                "run_id": info.get("run_id"),
+                "snapshot": snapshot.method,
+            },
             fingerprint=fingerprint,
             notes=notes,
         )
@@ -215,6 +148,7 @@ class RedisDatastore:
                 out.write(chunk)
         with private_server(staging) as source_url:
             try:
+                _probe_restore(_client(source_url), _client(target.url))
                 _client(target.url).flushall()
                 for db in _databases(_client(source_url)):
                     self._copy(_client(source_url, db), _client(target.url, db))
