@@ -9,12 +9,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
+import psycopg
 import pymysql
 import redis
 import yaml
@@ -41,6 +42,44 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def pg_admin(sql: str) -> None:
+    """Run one statement on the shared PostgreSQL server's ``postgres`` database, autocommitting."""
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
+        admin.execute(sql.encode())
+
+
+@contextlib.contextmanager
+def pg_databases() -> Iterator[list[str]]:
+    """A list for the names of databases a test creates; every one is dropped on exit."""
+    names: list[str] = []
+    try:
+        yield names
+    finally:
+        for name in names:
+            pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def new_pg_database(names: list[str], schema: str) -> str:
+    """A new ``seawall_test_<random>`` database filled by ``schema``; its name is appended to ``names``
+    (the caller drops them). Returns its URL."""
+    import secrets
+
+    name = f"seawall_test_{secrets.token_hex(5)}"
+    names.append(name)
+    pg_admin(f"CREATE DATABASE {name}")
+    with psycopg.connect(f"{PG_SERVER}/{name}", autocommit=True) as conn:
+        conn.execute(schema.encode())
+    return f"{PG_SERVER}/{name}"
+
+
+def pg_count(url: str, table: str) -> int:
+    """Rows in ``table`` of the database at ``url``."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(f"SELECT count(*) FROM {table}".encode()).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def mariadb_admin() -> pymysql.Connection[pymysql.cursors.Cursor]:
@@ -115,3 +154,26 @@ def kill_tagged(tag: str, config: Path) -> None:
                 proc.kill()
         except psutil.Error:
             continue
+
+
+@contextlib.contextmanager
+def private_redis(directory: Path, *extra: str) -> Iterator[int]:
+    """A redis-server of our own on a free port, data in ``directory`` (never the shared 6379); yields its
+    port and is killed on exit."""
+    port = free_port()
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory), "--save", ""]
+    with subprocess.Popen([*argv, *extra], stdout=subprocess.DEVNULL) as proc:
+        try:
+            client = redis.Redis(port=port, socket_timeout=2)
+
+            def ready() -> bool:
+                try:
+                    return bool(client.ping())
+                except redis.ConnectionError:
+                    return False
+
+            wait_for(ready, timeout=10, what=f"redis-server on {port}")
+            client.close()
+            yield port
+        finally:
+            proc.kill()

@@ -49,6 +49,16 @@ def parse_edge(text: str) -> tuple[str, str]:
     return caller, callee
 
 
+def join_edges(edges: list[str]) -> str:
+    """Several edges as one target string (a partition's): ``"web->catalog, worker->catalog"``."""
+    return ", ".join(edges)
+
+
+def split_edges(target: str) -> list[str]:
+    """The edges of a target string; one edge gives a one-item list."""
+    return [edge.strip() for edge in target.split(",") if edge.strip()]
+
+
 def proxy_name(caller: str, callee: str) -> str:
     """The control-API name of the proxy of edge ``caller->callee`` (URL-safe)."""
     return f"{caller}_to_{callee}"
@@ -112,9 +122,11 @@ def proxy_definitions(routes: list[EdgeRoute]) -> list[dict[str, object]]:
 __all__ = [
     "EdgeRoute",
     "find_address",
+    "join_edges",
     "parse_edge",
     "plan_edges",
     "proxy_definitions",
     "proxy_name",
     "rewrite_env",
+    "split_edges",
 ]

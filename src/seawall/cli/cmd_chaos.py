@@ -23,7 +23,9 @@ chaos_app = typer.Typer(
 
 File = Annotated[Path, typer.Argument(help="Experiment file (Seawall YAML or Chaos Toolkit JSON/YAML).")]
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
-Seed = Annotated[int | None, typer.Option("--seed", help="Seed for target choice (replays a run).")]
+Seed = Annotated[
+    int | None, typer.Option("--seed", help="Seed for target choice and toxicity draws (replays a run).")
+]
 
 
 @chaos_app.command()
@@ -145,11 +147,16 @@ def import_(
     """Convert a Chaos Toolkit experiment (JSON or YAML) to Seawall's YAML format."""
     import yaml
 
-    from seawall.chaos.experiment import import_chaostoolkit, parse_experiment
+    from seawall.chaos.experiment import parse_experiment
+    from seawall.chaos.experiment.chaostoolkit import convert_chaostoolkit
     from seawall.chaos.experiment.load import read_document
 
-    converted = import_chaostoolkit(read_document(file))
-    parse_experiment(converted, file)  # fail here, not at run time, when it does not validate
+    conversion = convert_chaostoolkit(read_document(file))
+    converted = conversion.document
+    for note in conversion.notes:  # what was not kept as it was: never dropped silently
+        typer.echo(f"warning: {note}", err=True)
+    # fail here, not at run time, when it does not validate (its variables are set where it runs)
+    parse_experiment(converted, file, check_env=False)
     text = yaml.safe_dump(converted, sort_keys=False, allow_unicode=True)
     if output is None:
         typer.echo(text, nl=False)

@@ -22,7 +22,7 @@ from seawall.chaos.experiment import (
     run_experiment,
 )
 from seawall.chaos.faults import FaultContext, MakeAvailable, RestoreBackup, inverse_from_dict
-from seawall.chaos.faults.datastore import aside
+from seawall.chaos.faults.datastore import aside, resolve_how
 from seawall.chaos.ledger import Ledger
 from seawall.chaos.restore import restore_pending
 from seawall.config import StackConfig, load_stack
@@ -238,3 +238,29 @@ def test_chaos_restore_brings_emptied_data_back_after_a_sigkilled_runner(tmp_pat
     assert _files(tmp_path) == before_files
     second = restore_pending(stack)
     assert second.outcomes == []
+
+
+def test_unavailable_mode_follows_how_the_datastore_is_served(tmp_path: Path) -> None:
+    """Files move aside; a server the stack runs stops; one it does not run refuses its clients."""
+    pg = {"kind": "postgres", "url": "postgresql://u@127.0.0.1:1/app"}
+    doc = {
+        "stack": "modes",
+        "components": {
+            "files": {"datastore": {"kind": "files", "path": "data"}},
+            "run": {"command": ["postgres"], "datastore": pg},
+            "pg": {"datastore": pg},
+            "acl": {"datastore": {"kind": "redis", "url": "redis://app:pw@127.0.0.1:1/0"}},
+            "my": {"datastore": {"kind": "mysql", "url": "mysql://root@127.0.0.1:1/app"}},
+        },
+    }
+    (tmp_path / "seawall.yaml").write_text(yaml.safe_dump(doc))
+    stack = load_stack(tmp_path / "seawall.yaml")
+    assert [resolve_how(stack, c, "auto") for c in ("files", "run", "pg")] == ["move_aside", "stop", "revoke"]
+    for component, how, reason in [
+        ("acl", "auto", "ACL user 'app'"),
+        ("my", "auto", "no per-database switch"),
+        ("pg", "stop", "does not run 'pg'"),
+        ("pg", "move_aside", "no files to move aside"),
+    ]:
+        with pytest.raises(ValueError, match=reason):
+            resolve_how(stack, component, how)  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ import pytest
 from seawall.chaos.proxy.errors import BadRequest
 from seawall.chaos.proxy.http_faults import HttpAbort, RequestMatcher
 from seawall.chaos.proxy.http_framing import Body, End, Opaque, RequestFramer, RequestHead, parse_head
-from seawall.chaos.proxy.spec import parse_toxic, update_toxic
+from seawall.chaos.proxy.spec import LinkRandom, ToxicSpec, parse_toxic, update_toxic
 from seawall.chaos.proxy.toxics import Bandwidth, Latency, LimitData, Slicer, Stage
 from seawall.chaos.proxy.ttl import Expiries
 
@@ -196,3 +196,18 @@ def test_http_abort_answers_and_drops_only_matching_requests() -> None:
     assert b"".join(c or b"" for c, _ in out) == b"GET /ok HTTP/1.1\r\nConnection: close\r\n\r\n"
     assert len(ctl.replies) == 1
     assert ctl.replies[0].startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+
+
+def test_a_seeded_toxic_gives_each_link_its_own_replayable_stream() -> None:
+    """Jitter and per-request rates of a seeded toxic depend on the seed and the link's ordinal only."""
+    seeded = parse_toxic({"type": "latency", "attributes": {"latency": 10, "jitter": 5}, "seed": 42}, None)
+
+    def draws(spec: ToxicSpec, link_seed: int, ordinal: int) -> list[float]:
+        rng = spec.stage_random(LinkRandom(link_seed, ordinal))
+        return [rng.random() for _ in range(3)]
+
+    assert draws(seeded, 1, 3) == draws(seeded, 999, 3)  # the proxy's own draws don't matter
+    assert draws(seeded, 1, 3) != draws(seeded, 1, 4)
+    unseeded = parse_toxic({"type": "latency", "attributes": {"latency": 10}}, None)
+    link = LinkRandom(5, 0)
+    assert unseeded.stage_random(link) is link

@@ -6,8 +6,11 @@ import asyncio
 import contextlib
 import importlib
 import json
+import os
 import shlex
+import signal
 import subprocess
+import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -15,11 +18,17 @@ from typing import Any
 
 from seawall import clock
 from seawall.chaos.experiment.model import Activity, Provider
+from seawall.chaos.experiment.placeholders import expand, hide
 from seawall.chaos.experiment.tolerance import within_tolerance
 from seawall.config import ProbeSpec, StackConfig
 from seawall.probes import run_probe
 
 MAX_OUTPUT = 4096  # characters of stdout / body kept in journals
+POLL = 0.1  # seconds between checks of a running process action for cancellation
+
+
+class ActionCancelled(Exception):
+    """The run is being aborted (a guard, Ctrl-C): a running process action was killed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,16 +98,34 @@ def _arguments(arguments: list[str] | str | dict[str, Any] | None) -> list[str]:
     return [str(a) for a in arguments]
 
 
-def _process(provider: Provider) -> dict[str, Any]:
-    done = subprocess.run(
+def _process(provider: Provider, cancel: threading.Event | None = None) -> dict[str, Any]:
+    # its own process group, so cancelling kills what it started too
+    proc = subprocess.Popen(
         [str(provider.path), *_arguments(provider.arguments)],
-        capture_output=True,
-        text=True,
-        timeout=provider.seconds,
         stdin=subprocess.DEVNULL,
-        check=False,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
-    return {"status": done.returncode, "stdout": done.stdout[:MAX_OUTPUT], "stderr": done.stderr[:MAX_OUTPUT]}
+    deadline = clock.monotonic() + provider.seconds
+    try:
+        while True:
+            try:
+                stdout, stderr = proc.communicate(timeout=POLL)
+                break
+            except subprocess.TimeoutExpired:
+                if cancel is not None and cancel.is_set():
+                    raise ActionCancelled(f"killed {provider.path}: the run was aborted") from None
+                if clock.monotonic() >= deadline:
+                    raise subprocess.TimeoutExpired(proc.args, provider.seconds) from None
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.communicate(timeout=5.0)
+    return {"status": proc.returncode, "stdout": stdout[:MAX_OUTPUT], "stderr": stderr[:MAX_OUTPUT]}
 
 
 def _http(provider: Provider) -> dict[str, Any]:
@@ -151,8 +178,26 @@ def probe_spec(activity: Activity, stack: StackConfig) -> ProbeSpec | None:
     return None
 
 
-def run_activity(activity: Activity, stack: StackConfig, evaluate: bool = True) -> ActivityResult:
-    """Run once; every failure becomes a failed result, never an exception."""
+def run_provider(provider: Provider, cancel: threading.Event | None = None) -> Any:
+    """Run a provider once, its ``${VAR}`` placeholders expanded (see ``placeholders``); may raise."""
+    provider = provider.model_copy(
+        update={k: expand(getattr(provider, k)) for k in ("path", "arguments", "url", "headers")}
+    )
+    if provider.type == "process":
+        return _process(provider, cancel)
+    if provider.type == "http":
+        return _http(provider)
+    return _python(provider)
+
+
+def run_activity(
+    activity: Activity, stack: StackConfig, evaluate: bool = True, cancel: threading.Event | None = None
+) -> ActivityResult:
+    """Run once; every failure becomes a failed result, never an exception.
+
+    Setting ``cancel`` kills a running process action (and its process group); other activities
+    are bounded by their own timeouts.
+    """
     start = clock.now()
     spec = probe_spec(activity, stack)
     try:
@@ -160,15 +205,11 @@ def run_activity(activity: Activity, stack: StackConfig, evaluate: bool = True) 
             output: Any = _probe(spec)
         elif activity.provider is None:
             raise ValueError("nothing to run")
-        elif activity.provider.type == "process":
-            output = _process(activity.provider)
-        elif activity.provider.type == "http":
-            output = _http(activity.provider)
         else:
-            output = _python(activity.provider)
+            output = run_provider(activity.provider, cancel)
     except Exception as exc:  # an activity must never take the runner (and its restore) down
         return ActivityResult(
-            activity, "failed", None, start, clock.now(), False if evaluate else None, repr(exc)
+            activity, "failed", None, start, clock.now(), False if evaluate else None, hide(repr(exc))
         )
     met: bool | None = None
     if evaluate:
@@ -180,7 +221,8 @@ def run_activity(activity: Activity, stack: StackConfig, evaluate: bool = True) 
             )
         else:
             met = within_tolerance(activity.tolerance, output)
-    return ActivityResult(activity, "succeeded", output, start, clock.now(), met)
+    # tolerances judge what the provider returned; the record never shows a secret
+    return ActivityResult(activity, "succeeded", hide(output), start, clock.now(), met)
 
 
-__all__ = ["ActivityResult", "probe_spec", "run_activity"]
+__all__ = ["ActionCancelled", "ActivityResult", "probe_spec", "run_activity", "run_provider"]

@@ -8,7 +8,7 @@ from typing import Any
 
 from seawall import clock
 from seawall.chaos.experiment.activities import ActivityResult
-from seawall.chaos.experiment.runner import FaultRun, RunRecord
+from seawall.chaos.experiment.record import FaultRun, RunRecord
 from seawall.chaos.experiment.stats import summarize
 from seawall.chaos.experiment.verdict import CTK_STATUS, RunStatus
 
@@ -44,6 +44,7 @@ def _fault_entry(run: FaultRun, rec: RunRecord) -> dict[str, Any]:
         "id": run.planned.fault.id,
         "kind": run.planned.spec.kind,
         "target": run.planned.target,
+        "background": rec.experiment.method[run.planned.step].background,
         "fault": run.planned.fault.to_dict(),
         "inverse": run.planned.fault.inverse().to_dict(),
         "injected_at": _round(None if run.injected_at is None else run.injected_at - base),
@@ -115,6 +116,7 @@ def build_journal(rec: RunRecord) -> dict[str, Any]:
             "restore": rec.restore,
             "notes": rec.notes,
             "statistics": rec.statistics,
+            "controls": rec.controls,
         },
     }
 

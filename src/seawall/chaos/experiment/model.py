@@ -47,6 +47,27 @@ class Provider(Frozen):
         return float(sum(self.timeout)) if isinstance(self.timeout, list) else float(self.timeout)
 
 
+class ControlProvider(Frozen):
+    """Where a control's hooks live: a Python module, imported like a python provider's."""
+
+    type: Literal["python"] = "python"
+    module: str
+    arguments: dict[str, Any] = Field(default_factory=dict, description="passed to every hook")
+
+
+class Control(Frozen):
+    """A Chaos Toolkit control: hooks called around the experiment, hypothesis, method, rollbacks, activities.
+
+    ``scope`` limits it to the ``before_*`` or ``after_*`` hooks; ``automatic`` (experiment level):
+    whether it also applies to the hypothesis's probes, the method and every activity.
+    """
+
+    name: str = Field(min_length=1)
+    provider: ControlProvider
+    scope: Literal["before", "after"] | None = None
+    automatic: bool = True
+
+
 class Pauses(Frozen):
     """Pauses around an activity."""
 
@@ -65,6 +86,7 @@ class Activity(Frozen):
     tolerance: Any = None
     background: bool = False
     pauses: Pauses = Field(default_factory=Pauses)
+    controls: list[Control] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_source(self) -> Activity:
@@ -100,6 +122,8 @@ class Step(Activity):
         kinds = [k for k, present in (("fault", self.fault), ("pause", self.pause)) if present is not None]
         if len(kinds) + has_activity != 1:
             raise ValueError("a method step is exactly one of: fault, pause, probe, check or provider")
+        if self.background and self.pause is not None:
+            raise ValueError("background: true applies to a fault or an activity, not to a pause")
         return self
 
     @property
@@ -130,6 +154,7 @@ class Hypothesis(Frozen):
     traffic: Traffic | None = None
     error_rate: ErrorRateObjective | None = None
     latency: LatencyObjective | None = None
+    controls: list[Control] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -189,6 +214,14 @@ class Experiment(Frozen):
     expect: Expect = Field(default_factory=Expect)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     seed: int | None = None
+    controls: list[Control] = Field(default_factory=list)
+    configuration: dict[str, Any] = Field(
+        default_factory=dict, description="given to controls; ${VAR} placeholders expanded when they run"
+    )
+    secrets: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="scope -> name -> ${VAR}: given to controls resolved, never printed",
+    )
 
     @field_validator("tags", "targets", mode="before")
     @classmethod
@@ -211,6 +244,8 @@ class Experiment(Frozen):
 
 __all__ = [
     "Activity",
+    "Control",
+    "ControlProvider",
     "Expect",
     "Experiment",
     "Guard",

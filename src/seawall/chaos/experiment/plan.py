@@ -9,10 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from seawall.chaos.edges import parse_edge
+from seawall.chaos.edges import join_edges, parse_edge, split_edges
 from seawall.chaos.experiment.model import Experiment
 from seawall.chaos.faults import Fault, FaultSpec, build_fault
 from seawall.chaos.faults.base import DEFAULT_PROXY_API, resolve_proxy_api
+from seawall.chaos.faults.datastore import check_unavailable
+from seawall.chaos.faults.specs import PARTITION
 from seawall.config import StackConfig
 from seawall.errors import UsageError
 
@@ -55,9 +57,10 @@ class Plan:
         """Every component, edge and 'host' the run will touch."""
         touched: set[str] = set()
         for planned in self.faults:
-            touched.add(planned.target)
-            if "->" in planned.target:
-                touched.update(parse_edge(planned.target))
+            for target in split_edges(planned.target):
+                touched.add(target)
+                if "->" in target:
+                    touched.update(parse_edge(target))
         return sorted(touched)
 
     def for_step(self, index: int) -> PlannedFault | None:
@@ -84,9 +87,52 @@ def _edge_allowed(edge: str, allowed: set[str]) -> bool:
     return edge in allowed or parse_edge(edge)[1] in allowed
 
 
+def _side(value: str | list[str], stack: StackConfig) -> set[str]:
+    names = {value} if isinstance(value, str) else set(value)
+    for name in sorted(names):
+        if name not in stack.components:
+            raise UsageError(f"partition fault: between names {name!r}, which the stack does not have")
+    return names
+
+
+def resolve_partition(spec: FaultSpec, allowed: list[str], stack: StackConfig) -> list[str]:
+    """Every edge a partition cuts: the listed ones plus their declared reverses, or all ``between``.
+
+    An edge may be cut if it, or either of its ends, is in the experiment's targets.
+    """
+    declared = _edges(stack)
+    if spec.between is not None:
+        left, right = (_side(side, stack) for side in spec.between)
+        pairs = [(e, *parse_edge(e)) for e in declared]
+        wanted = [e for e, a, b in pairs if (a in left and b in right) or (a in right and b in left)]
+        if not wanted:
+            raise UsageError(
+                f"partition fault: the stack declares no edge between {sorted(left)} and {sorted(right)}"
+            )
+    else:
+        wanted = []
+        for edge in spec.edges or []:
+            caller, callee = parse_edge(edge)
+            if f"{caller}->{callee}" not in declared:
+                known = ", ".join(declared) or "none"
+                raise UsageError(
+                    f"partition fault: the stack declares no edge {edge!r} (components.*.edges; "
+                    f"declared: {known})"
+                )
+            wanted += [f"{caller}->{callee}", f"{callee}->{caller}"]
+    cut = [e for e in declared if e in wanted]  # declared order, reverses only if declared, no repeats
+    allow = set(allowed)
+    for edge in cut:
+        if not (edge in allow or allow & {*parse_edge(edge)}):
+            raise UsageError(f"partition fault: edge {edge!r} (nor either end) is not in the targets")
+    return cut
+
+
 def resolve_target(spec: FaultSpec, allowed: list[str], stack: StackConfig, rng: random.Random) -> str:
     """The one target of a fault: checked against the allow-list; '*' or a list draws from ``rng``."""
     allow = set(allowed)
+    if spec.family == PARTITION:
+        return join_edges(resolve_partition(spec, allowed, stack))
     if spec.family == "resource":
         if HOST not in allow:
             raise UsageError(f"a {spec.kind} fault acts on the host: add 'host' to the experiment's targets")
@@ -124,6 +170,11 @@ def resolve_target(spec: FaultSpec, allowed: list[str], stack: StackConfig, rng:
     return candidates[0] if len(candidates) == 1 else rng.choice(sorted(candidates))
 
 
+def toxic_seed(run_seed: int, step: int) -> int:
+    """The seed of a network fault's toxicity draws: the run's seed and the step decide it alone."""
+    return random.Random(f"{run_seed}:toxicity:{step}").getrandbits(32)
+
+
 def plan_experiment(
     experiment: Experiment,
     stack: StackConfig,
@@ -139,9 +190,14 @@ def plan_experiment(
     for index, step in enumerate(experiment.method):
         if step.fault is None:
             continue
-        target = resolve_target(step.fault, experiment.targets, stack, rng)
         try:
-            fault = build_fault(step.fault, new_id(), target, plan.proxy_api)
+            target = resolve_target(step.fault, experiment.targets, stack, rng)
+        except UsageError as exc:
+            # the message names the fault's kind already; the step number says where it is
+            raise UsageError(f"method step {index + 1}: {exc.message}") from None
+        try:
+            fault = build_fault(step.fault, new_id(), target, plan.proxy_api, seed=toxic_seed(chosen, index))
+            check_unavailable(fault, stack)  # e.g. an unmanaged mysql cannot be made unavailable
         except ValueError as exc:
             raise UsageError(f"method step {index + 1} ({step.label}): {exc}") from exc
         plan.faults.append(PlannedFault(index, step.fault, target, fault))
@@ -154,4 +210,12 @@ def plan_experiment(
     return plan
 
 
-__all__ = ["HOST", "Plan", "PlannedFault", "plan_experiment", "resolve_target"]
+__all__ = [
+    "HOST",
+    "Plan",
+    "PlannedFault",
+    "plan_experiment",
+    "resolve_partition",
+    "resolve_target",
+    "toxic_seed",
+]

@@ -2,118 +2,38 @@
 
 from __future__ import annotations
 
-import signal
+import math
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from types import FrameType
+from collections.abc import Callable
+from functools import partial
 from typing import Any, TypedDict, Unpack
 
 from seawall import clock
 from seawall.chaos.experiment.activities import ActivityResult, run_activity
-from seawall.chaos.experiment.model import Experiment
+from seawall.chaos.experiment.controls import ControlHooks, ControlInterrupt, entries
+from seawall.chaos.experiment.held import HeldFaults
+from seawall.chaos.experiment.interrupts import Terminated, raising_signals, shielded
+from seawall.chaos.experiment.journal import build_journal
+from seawall.chaos.experiment.model import Activity, Experiment, Step
 from seawall.chaos.experiment.monitor import Monitor
-from seawall.chaos.experiment.plan import Plan, PlannedFault, plan_experiment
-from seawall.chaos.experiment.stats import Recovery, measure
+from seawall.chaos.experiment.plan import plan_experiment
+from seawall.chaos.experiment.record import FaultRun, RunRecord
 from seawall.chaos.experiment.traffic import TrafficPhases
-from seawall.chaos.experiment.verdict import EXIT_CODES, Facts, RunStatus, verdict
+from seawall.chaos.experiment.verdict import Facts, verdict
 from seawall.chaos.faults import FaultContext, InjectionFailed
 from seawall.chaos.ledger import Ledger
-from seawall.chaos.restore import inject, replay, restore_run
+from seawall.chaos.restore import restore_run
 from seawall.config import StackConfig
 from seawall.runtime import Runtime, get_runtime
 
 Progress = Callable[[str], None]
-INSTANT_KINDS = ("kill", "restart")  # over as soon as applied: recovery is measured from injection
-
-
-class Terminated(BaseException):
-    """SIGTERM arrived; like KeyboardInterrupt, it must not be swallowed by `except Exception`."""
+TICK = 0.05  # seconds between checks while a foreground action runs
+CANCEL_WAIT = 6.0  # a cancelled action's thread gets this long to hand back its (killed) result
 
 
 class GuardTripped(Exception):
     """A guard failed: abort the method and restore."""
-
-
-@dataclass
-class FaultRun:
-    """One injected fault: when it went in and out, and what each steady-state probe saw."""
-
-    planned: PlannedFault
-    started: float  # wall clock
-    injected_at: float | None = None  # monotonic
-    removed_at: float | None = None
-    detail: str = ""
-    removal: str = ""
-    error: str = ""
-    recoveries: dict[str, Recovery] = field(default_factory=dict)
-
-
-@dataclass
-class RunRecord:
-    """Everything a run produced; the journal, JUnit and Markdown are rendered from it."""
-
-    run_id: str
-    experiment: Experiment
-    plan: Plan
-    start: float
-    end: float = 0.0
-    status: RunStatus = RunStatus.PASSED
-    facts: Facts = field(default_factory=Facts)
-    before: list[ActivityResult] = field(default_factory=list)
-    after: list[ActivityResult] = field(default_factory=list)
-    run: list[dict[str, Any]] = field(default_factory=list)
-    rollbacks: list[ActivityResult] = field(default_factory=list)
-    faults: list[FaultRun] = field(default_factory=list)
-    samples: dict[str, list[tuple[float, bool]]] = field(default_factory=dict)
-    restore: list[dict[str, object]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    mono_start: float = 0.0
-    statistics: dict[str, Any] | None = None  # generated traffic per phase (journal form), if asked
-
-    @property
-    def exit_code(self) -> int:
-        """The status's exit code."""
-        return EXIT_CODES[self.status]
-
-
-@contextmanager
-def _signals(enabled: bool) -> Iterator[list[str]]:
-    """SIGTERM raises Terminated (SIGINT already raises KeyboardInterrupt) in the main thread."""
-    received: list[str] = []
-    if not enabled or threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        received.append("SIGTERM")
-        raise Terminated
-
-    previous = signal.signal(signal.SIGTERM, on_term)
-    try:
-        yield received
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextmanager
-def _shielded(enabled: bool, received: list[str]) -> Iterator[None]:
-    """While restoring, Ctrl-C and SIGTERM are noted, not obeyed: the restore is bounded and must finish."""
-    if not enabled or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def note(signum: int, frame: FrameType | None) -> None:
-        received.append(signal.Signals(signum).name)
-
-    previous = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 class Runner:
@@ -140,7 +60,10 @@ class Runner:
         self.monitor = Monitor(
             stack, experiment.steady_state.probes, experiment.guards, settings.probe_interval
         )
+        self.hooks = ControlHooks(experiment)
+        self.record.controls = self.hooks.entries
         self._failed_actions: list[str] = []
+        self.held = HeldFaults(self.record, self.ctx, progress)
         hypothesis = experiment.steady_state
         self.traffic = TrafficPhases(hypothesis, progress) if hypothesis.statistical else None
 
@@ -151,8 +74,11 @@ class Runner:
         rec = self.record
         rec.mono_start = clock.monotonic()
         facts: dict[str, bool] = {"strict": self.experiment.runtime.hypothesis == "strict"}
-        with Ledger(self.stack.state_dir) as ledger, _signals(self.handle_signals) as received:
+        with Ledger(self.stack.state_dir) as ledger, raising_signals(self.handle_signals) as received:
+            self.held.ledger = ledger
             try:
+                self.hooks.configure()
+                self.hooks.apply("experiment", "before", self.hooks.doc)
                 rec.before = self._hypothesis("before")
                 facts["before_ok"] = all(r.ok for r in rec.before)
                 if facts["before_ok"] and self.traffic is not None:
@@ -161,8 +87,10 @@ class Runner:
                     self.monitor.start()
                     if self.traffic is not None:
                         self.traffic.start_during()
-                    self._method(ledger)
-                    self._remove_all(ledger)
+                    with self.hooks.around("method", self.hooks.doc) as method:
+                        self._method(ledger)
+                        method.value = rec.run
+                    self.held.remove_all(ledger)
                     self._stop_traffic()
                     facts.update(self._recover())
             except InjectionFailed as exc:
@@ -174,25 +102,47 @@ class Runner:
             except (KeyboardInterrupt, Terminated):
                 facts["interrupted"] = True
                 rec.notes.append(f"interrupted by {received[0] if received else 'SIGINT'}")
+            except ControlInterrupt as exc:
+                facts["interrupted"] = True
+                rec.notes.append(f"interrupted by control {exc.control} ({exc.hook}): {exc.message}")
             finally:
-                with _shielded(self.handle_signals, received):
+                with shielded(self.handle_signals, received):
                     self._stop_traffic()
                     facts["restore_failed"] = not self._restore(ledger)
                     self.monitor.stop()
                     self.ctx.close()
+                    self.held.ledger = None
+        self._finish(facts)
+        if self.hooks.declared:
+            with shielded(self.handle_signals, received):  # like the restore, they must finish
+                journal = build_journal(rec)
+                self.hooks.apply("experiment", "after", self.hooks.doc, journal, interruptible=False)
+                self.hooks.cleanup()
+        return rec
+
+    def _finish(self, facts: dict[str, bool]) -> None:
+        """Measurements, the verdict and the end time of the record."""
+        rec = self.record
         rec.samples = self.monitor.snapshot()
         if self.traffic is not None:
             rec.statistics = self.traffic.to_journal()
             rec.notes.extend(self.traffic.record.notes)
-        self._measure()
-        facts.update(self._recovery_facts())
+        rec.measure()
+        facts.update(rec.recovery_facts())
         rec.facts = Facts(**facts)
         rec.status = verdict(rec.facts)
         rec.end = clock.now()
-        return rec
 
     def _hypothesis(self, phase: str) -> list[ActivityResult]:
-        results = [run_activity(p, self.stack) for p in self.experiment.steady_state.probes]
+        hypothesis = self.experiment.steady_state
+        results: list[ActivityResult] = []
+        if hypothesis.probes:  # as in chaostoolkit-lib: no hypothesis, no hypothesis hooks
+            context = hypothesis.model_dump(mode="json", exclude_none=True)
+            with self.hooks.around("hypothesis", context, hypothesis.controls) as state:
+                results = [
+                    self._controlled(p, partial(run_activity, p, self.stack)) for p in hypothesis.probes
+                ]
+                state.value = {"steady_state_met": all(r.ok for r in results), "probes": entries(results)}
         failed = [r.activity.label for r in results if not r.ok]
         self.progress(f"steady state {phase}: " + (f"failed ({', '.join(failed)})" if failed else "met"))
         return results
@@ -206,73 +156,104 @@ class Runner:
             p95 = "–" if during.p95 is None else f"{during.p95 * 1000:.0f} ms"
             self.progress(f"traffic during: {during.requests} requests, error rate {rate}, p95 {p95}")
 
-    def _wait(self, seconds: float) -> None:
-        if self.monitor.abort.wait(seconds):
-            raise GuardTripped(self.monitor.abort_reason)
+    def _wait(self, seconds: float | None, done: threading.Event | None = None) -> None:
+        """Wait ``seconds`` (or until ``done``), removing background faults as they fall due.
+
+        A tripped guard ends any wait with GuardTripped: the monitor checks guards in its own
+        thread for the whole method, so a long pause, fault or action is cut short too.
+        """
+        end = math.inf if seconds is None else clock.monotonic() + seconds
+        while True:
+            self.held.remove_due()
+            if self.hooks.interrupt is not None:
+                raise self.hooks.interrupt
+            if self.monitor.abort.is_set():
+                raise GuardTripped(self.monitor.abort_reason)
+            now = clock.monotonic()
+            if (done is not None and done.is_set()) or now >= end:
+                return
+            wake = min([end, *self.held.due_times()])
+            if done is not None:
+                wake = min(wake, now + TICK)
+            self.monitor.abort.wait(max(0.0, wake - now))
 
     def _method(self, ledger: Ledger) -> None:
         background: list[threading.Thread] = []
         for index, step in enumerate(self.experiment.method):
-            if self.monitor.abort.is_set():
-                raise GuardTripped(self.monitor.abort_reason)
             self._wait(step.pauses.before)
             planned = self.plan.for_step(index)
             if planned is not None:
-                self._inject(ledger, planned)
-                if step.fault is not None and step.fault.duration is not None:
-                    self._wait(step.fault.duration)
-                    self._remove(ledger, self.record.faults[-1])
+                with self.hooks.around_activity(step) as state:
+                    run = self.held.inject(ledger, planned)
+                    duration = step.fault.duration if step.fault is not None else None
+                    if step.background:
+                        # held while the method goes on; removed when due, at the end of the method at latest
+                        due = math.inf if duration is None else clock.monotonic() + duration
+                        self.held.hold(due, run)
+                    elif duration is not None:
+                        self._wait(duration)
+                        self.held.remove(ledger, run)
+                    state.value = {"status": "succeeded", "output": run.detail, "removal": run.removal}
             elif step.pause is not None:
                 self.progress(f"pause {step.pause:g}s")
                 self._wait(step.pause)
             elif step.background:
-                thread = threading.Thread(target=self._activity, args=(step,), daemon=True)
+                self.hooks.activity_hook("before", step)
+                thread = threading.Thread(target=self._background_activity, args=(step,), daemon=True)
                 thread.start()
                 background.append(thread)
             else:
-                self._activity(step)
+                with self.hooks.around_activity(step) as state:
+                    state.value = self._foreground(step)
             self._wait(step.pauses.after)
         for thread in background:
             thread.join()
+        if self.hooks.interrupt is not None:
+            raise self.hooks.interrupt
         if self._failed_actions:
             raise InjectionFailed(f"action {self._failed_actions[0]!r} failed")
 
-    def _activity(self, step: Any) -> None:
-        result = run_activity(step, self.stack, evaluate=step.tolerance is not None)
-        self.record.run.append(result.to_journal())
-        self.progress(f"{step.type} {step.label}: {result.status}")
-        if step.type == "action" and result.status == "failed":
-            self._failed_actions.append(step.label)
-            if not step.background:
-                raise InjectionFailed(f"action {step.label!r} failed: {result.exception}")
-
-    def _inject(self, ledger: Ledger, planned: PlannedFault) -> None:
-        run = FaultRun(planned, clock.now())
-        self.record.faults.append(run)
+    def _foreground(self, step: Step) -> dict[str, Any] | None:
+        """Run an activity in a worker thread while this one keeps watch (guards, background removals)."""
+        cancel, done = threading.Event(), threading.Event()
+        out: list[dict[str, Any]] = []
+        worker = threading.Thread(target=self._activity, args=(step, cancel, done, out), daemon=True)
+        worker.start()
         try:
-            run.injected_at = clock.monotonic()
-            run.detail = inject(ledger, self.record.run_id, planned.fault, self.ctx)
-        except InjectionFailed as exc:
-            run.error = exc.message
-            run.injected_at = None
-            raise
-        if planned.spec.kind in INSTANT_KINDS:
-            run.removed_at = run.injected_at
-        self.progress(f"injected {planned.spec.kind} on {planned.target}: {run.detail}")
+            self._wait(None, done)
+        finally:
+            if not done.is_set():
+                cancel.set()  # kills a process action; an http or python one ends at its timeout
+                done.wait(CANCEL_WAIT)
+        return out[0] if out else None
 
-    def _remove(self, ledger: Ledger, run: FaultRun) -> None:
-        entry = next((e for e in ledger.pending(self.record.run_id) if e.id == run.planned.fault.id), None)
-        if entry is None:
-            return
-        outcome = replay(ledger, entry, self.ctx)
-        if run.removed_at is None or run.planned.spec.kind not in INSTANT_KINDS:
-            run.removed_at = clock.monotonic()
-        run.removal = outcome.detail
-        self.progress(f"removed {run.planned.spec.kind} on {run.planned.target}: {outcome.detail}")
+    def _background_activity(self, step: Step) -> None:
+        out: list[dict[str, Any]] = []
+        self._activity(step, out=out)
+        try:
+            self.hooks.activity_hook("after", step, out[0] if out else None)
+        except ControlInterrupt as exc:  # this thread cannot stop the method: the main one will
+            self.hooks.interrupt = exc
 
-    def _remove_all(self, ledger: Ledger) -> None:
-        for run in reversed(self.record.faults):
-            self._remove(ledger, run)
+    def _activity(
+        self,
+        step: Step,
+        cancel: threading.Event | None = None,
+        done: threading.Event | None = None,
+        out: list[dict[str, Any]] | None = None,
+    ) -> None:
+        try:
+            result = run_activity(step, self.stack, evaluate=step.tolerance is not None, cancel=cancel)
+            entry = result.to_journal()
+            self.record.run.append(entry)
+            if out is not None:
+                out.append(entry)
+            self.progress(f"{step.type} {step.label}: {result.status}")
+            if step.type == "action" and result.status == "failed" and not (cancel and cancel.is_set()):
+                self._failed_actions.append(step.label)
+        finally:
+            if done is not None:
+                done.set()
 
     def _recover(self) -> dict[str, bool]:
         """Wait for k consecutive passes of every probe after the last removal, then check once more."""
@@ -308,30 +289,28 @@ class Runner:
                 run.removed_at = clock.monotonic()
                 run.removal = outcome.detail
             ok = ok and outcome.ok
-        for activity in self.experiment.rollbacks:
-            result = run_activity(activity, self.stack, evaluate=activity.tolerance is not None)
-            self.record.rollbacks.append(result)
-            self.progress(f"rollback {activity.label}: {result.status}")
-            ok = ok and result.ok
+        # Seawall always runs every rollback: here a control's InterruptExecution is only recorded
+        with self.hooks.around("rollback", self.hooks.doc, interruptible=False) as state:
+            for activity in self.experiment.rollbacks:
+                call = partial(run_activity, activity, self.stack, evaluate=activity.tolerance is not None)
+                result = self._controlled(activity, call, interruptible=False)
+                self.record.rollbacks.append(result)
+                self.progress(f"rollback {activity.label}: {result.status}")
+                ok = ok and result.ok
+            state.value = entries(self.record.rollbacks)
         return ok
 
-    def _measure(self) -> None:
-        k = self.experiment.runtime.sustained
-        for run in self.record.faults:
-            if run.injected_at is None:
-                continue
-            for label, samples in self.record.samples.items():
-                run.recoveries[label] = measure(samples, run.injected_at, run.removed_at, k)
+    def _probe(self, probe: Activity) -> ActivityResult:
+        return self._controlled(probe, partial(run_activity, probe, self.stack))
 
-    def _recovery_facts(self) -> dict[str, bool]:
-        limit = self.experiment.expect.recover_within
-        recoveries = [r for run in self.record.faults for r in run.recoveries.values()]
-        during_ok = all(r.impact is None for r in recoveries)
-        recovered = all(r.recovered_ok for r in recoveries)
-        in_time = limit is None or all(
-            (r.after_removal or 0.0) <= limit for r in recoveries if r.recovered_ok
-        )
-        return {"during_ok": during_ok, "recovered": recovered, "recovered_in_time": in_time}
+    def _controlled(
+        self, activity: Activity, run: Callable[[], ActivityResult], interruptible: bool = True
+    ) -> ActivityResult:
+        """``run()`` between the activity's before and after control hooks."""
+        with self.hooks.around_activity(activity, interruptible) as state:
+            result = run()
+            state.value = result.to_journal()
+        return result
 
 
 class RunOptions(TypedDict, total=False):

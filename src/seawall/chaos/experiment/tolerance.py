@@ -1,4 +1,10 @@
-"""Tolerances as Chaos Toolkit defines them: literal, list, range, regex and jsonpath (pure)."""
+"""Tolerances as Chaos Toolkit defines them: literal, list, range, regex, jsonpath and probe.
+
+All but ``probe`` are pure. A probe tolerance runs its provider with the probe's value as the
+``value`` argument and passes when that returns something truthy without failing, as in
+chaostoolkit-lib: a python function's result, an http or process provider's output (so, like
+there, any exit code or HTTP status passes; a timeout or connection error fails).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from seawall.chaos.experiment.jsonpath import compile_path, find
+from seawall.chaos.experiment.placeholders import expand_text
 
 _KINDS = ("range", "regex", "jsonpath", "probe")
 
@@ -47,7 +54,7 @@ def check_tolerance(tolerance: object) -> None:
         elif kind == "jsonpath":
             compile_path(str(tolerance.get("path", "")))
         elif kind == "probe":
-            raise ValueError("probe tolerances are not supported: use a literal, range, regex or jsonpath")
+            _probe_provider(tolerance, None)
 
 
 def within_tolerance(tolerance: object, value: object) -> bool:
@@ -75,7 +82,7 @@ def _within_typed(tolerance: Mapping[str, Any], value: object) -> bool:
     if kind == "regex":
         subject = _target(tolerance, value)
         text = subject if isinstance(subject, str) else json.dumps(subject, default=str)
-        return re.search(str(tolerance.get("pattern", "")), text) is not None
+        return re.search(expand_text(str(tolerance.get("pattern", ""))), text) is not None
     if kind == "jsonpath":
         subject = _target(tolerance, value)
         if isinstance(subject, str | bytes):
@@ -83,7 +90,7 @@ def _within_typed(tolerance: Mapping[str, Any], value: object) -> bool:
                 subject = json.loads(subject)
             except ValueError:
                 return False
-        values = find(subject, str(tolerance.get("path", "")))
+        values = find(subject, expand_text(str(tolerance.get("path", ""))))
         ok = bool(values)
         if "expect" in tolerance:
             expect = tolerance["expect"]
@@ -91,7 +98,47 @@ def _within_typed(tolerance: Mapping[str, Any], value: object) -> bool:
         if "count" in tolerance:
             ok = ok and len(values) == int(tolerance["count"])
         return ok
+    if kind == "probe":
+        return _run_probe(tolerance, value)
     raise ValueError(f"unsupported tolerance type {kind!r}")
+
+
+def _probe_provider(tolerance: Mapping[str, Any], value: object) -> Any:
+    """The tolerance's provider with ``value`` among its arguments (validated: ValueError).
+
+    A process gets them as chaostoolkit-lib passes a mapping: ``key value ... value <value>``.
+    """
+    from pydantic import ValidationError
+
+    from seawall.chaos.experiment.model import Provider
+
+    raw = tolerance.get("provider")
+    if not isinstance(raw, Mapping):
+        raise ValueError("a probe tolerance needs a provider")
+    arguments = raw.get("arguments")
+    if arguments is not None and not isinstance(arguments, Mapping):
+        raise ValueError(
+            "a probe tolerance's provider takes its arguments as a mapping (it is given `value`)"
+        )
+    given = {**(arguments or {}), "value": value}
+    try:
+        if raw.get("type") == "process":  # the argv chaostoolkit-lib builds: ... value <value>
+            from seawall.chaos.experiment.chaostoolkit import ctk_argv
+
+            return Provider.model_validate({**raw, "arguments": ctk_argv(given)})
+        return Provider.model_validate({**raw, "arguments": given})
+    except ValidationError as exc:
+        raise ValueError(f"probe tolerance: {exc.errors()[0]['msg']}") from None
+
+
+def _run_probe(tolerance: Mapping[str, Any], value: object) -> bool:
+    from seawall.chaos.experiment.activities import run_provider
+
+    provider = _probe_provider(tolerance, value)
+    try:
+        return bool(run_provider(provider))
+    except Exception:  # chaostoolkit-lib: a failing tolerance probe means "not within tolerance"
+        return False
 
 
 def _default(value: object) -> bool:

@@ -20,6 +20,7 @@ from seawall.chaos.faults.datastore import (
     RestoreBackup,
 )
 from seawall.chaos.faults.network import ProxyToxic, RemoveToxic
+from seawall.chaos.faults.partition import HealPartition, Partition
 from seawall.chaos.faults.process import EnsureRunning, Kill, Pause, Restart, Resume, Start, Stop
 from seawall.chaos.faults.resource import CpuBurn, DiskFill, KillHogs, MemoryPressure
 from seawall.chaos.faults.specs import FAULT_KINDS, FaultSpec, build_fault
@@ -44,6 +45,8 @@ def inverse_from_dict(data: dict[str, Any]) -> Inverse:
         return MakeAvailable(str(data["component"]), str(data["token"]), cast("How", how))
     if kind == RestoreBackup.kind:
         return RestoreBackup(str(data["component"]), str(data["tag"]))
+    if kind == HealPartition.kind:
+        return HealPartition.from_dict(data)
     if kind == RemoveToxic.kind:
         return RemoveToxic(str(data["api"]), str(data["proxy"]), str(data["toxic"]))
     raise ValueError(f"unknown inverse kind {kind!r} in the chaos ledger")
@@ -60,12 +63,14 @@ __all__ = [
     "Fault",
     "FaultContext",
     "FaultSpec",
+    "HealPartition",
     "InjectionFailed",
     "Inverse",
     "Kill",
     "KillHogs",
     "MakeAvailable",
     "MemoryPressure",
+    "Partition",
     "Pause",
     "ProxyToxic",
     "RemoveToxic",

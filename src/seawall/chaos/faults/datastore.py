@@ -1,4 +1,9 @@
-"""Datastore loss: make a datastore unavailable, or empty it after a backup that its inverse restores."""
+"""Datastore loss: make a datastore unavailable, or empty it after a backup that its inverse restores.
+
+Unavailable means, by how the datastore is served: sqlite and files data is renamed aside; a
+server the stack runs is stopped; a server it does not run keeps running but refuses the
+datastore's clients (``datastore_access``).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,14 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from seawall.chaos.faults import datastore_access
 from seawall.chaos.faults.base import ComponentFault, FaultContext, InjectionFailed, Inverse, RestoreFailed
 from seawall.chaos.faults.process import Start
 from seawall.config import DatastoreSpec, StackConfig
 from seawall.errors import SeawallError
 
 How = Literal["auto", "stop", "move_aside"]
+Mode = Literal["stop", "move_aside", "revoke"]
 FILE_KINDS = ("sqlite", "files")
 _SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
 ASIDE_MARK = ".seawall-chaos-"
@@ -24,11 +31,35 @@ def _datastore(stack: StackConfig, component: str) -> DatastoreSpec:
     return spec.datastore
 
 
-def resolve_how(stack: StackConfig, component: str, how: How) -> Literal["stop", "move_aside"]:
-    """``auto``: sqlite and files data is moved aside; a server (postgres, redis, ...) is stopped."""
+def resolve_how(stack: StackConfig, component: str, how: How) -> Mode:
+    """What "unavailable" does to this datastore; ValueError when ``how`` cannot apply to it.
+
+    ``auto``: sqlite and files data is moved aside; a server (postgres, redis, ...) the stack runs
+    is stopped; one it does not run refuses its clients (``revoke``; not possible for mysql).
+    """
+    from seawall.ops.lifecycle import is_managed
+
+    ds = _datastore(stack, component)
+    files = ds.kind in FILE_KINDS
+    managed = is_managed(stack, component)
+    if how == "move_aside" and not files:
+        raise ValueError(f"a {ds.kind} datastore has no files to move aside: use how: stop or auto")
+    if how == "stop" and not managed:
+        raise ValueError(f"the stack does not run {component!r}, so it cannot stop it: use how: auto")
     if how != "auto":
         return how
-    return "move_aside" if _datastore(stack, component).kind in FILE_KINDS else "stop"
+    if files:
+        return "move_aside"
+    if managed:
+        return "stop"
+    datastore_access.check_revocable(ds)
+    return "revoke"
+
+
+def check_unavailable(fault: object, stack: StackConfig) -> None:
+    """At plan time: ValueError when a ``datastore_unavailable`` fault cannot act on its target."""
+    if isinstance(fault, DatastoreUnavailable):
+        resolve_how(stack, fault.component, fault.how)
 
 
 def data_paths(stack: StackConfig, component: str) -> list[Path]:
@@ -68,6 +99,11 @@ class MakeAvailable:
             raise RestoreFailed(f"cannot bring back the datastore of {self.component!r}: {exc}") from exc
         if how == "stop":
             return Start(self.component)(ctx)
+        if how == "revoke":
+            try:
+                return datastore_access.allow(_datastore(ctx.stack, self.component), self.token)
+            except (datastore_access.AccessError, ValueError) as exc:
+                raise RestoreFailed(f"cannot let clients back into {self.component!r}: {exc}") from exc
         moved = []
         try:
             for path in data_paths(ctx.stack, self.component):
@@ -101,17 +137,16 @@ class DatastoreUnavailable(ComponentFault):
         return MakeAvailable(self.component, self.id, self.how)
 
     def __call__(self, ctx: FaultContext) -> str:
-        from seawall.ops.lifecycle import is_managed
-
         try:
             how = resolve_how(ctx.stack, self.component, self.how)
         except ValueError as exc:
             raise InjectionFailed(f"datastore_unavailable on {self.component!r}: {exc}") from exc
+        if how == "revoke":
+            try:
+                return datastore_access.revoke(_datastore(ctx.stack, self.component), self.id)
+            except (datastore_access.AccessError, ValueError) as exc:
+                raise InjectionFailed(f"cannot cut clients off {self.component!r}: {exc}") from exc
         if how == "stop":
-            if not is_managed(ctx.stack, self.component):
-                raise InjectionFailed(
-                    f"cannot stop {self.component!r}: the stack does not run it; use how: move_aside"
-                )
             try:
                 ctx.runtime.stop([self.component])
             except SeawallError as exc:
@@ -223,6 +258,7 @@ __all__ = [
     "RestoreBackup",
     "aside",
     "chaos_tag",
+    "check_unavailable",
     "data_paths",
     "resolve_how",
 ]

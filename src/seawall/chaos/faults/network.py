@@ -113,7 +113,8 @@ class ProxyToxic:
     """One toxic on the proxy of an edge: latency, bandwidth, timeout, reset_peer, down, http_abort, ...
 
     Attributes use the proxy's (Toxiproxy's) units: milliseconds, KB/s, bytes. ``ttl`` (seconds)
-    makes the proxy remove the toxic by itself even if nobody runs the inverse.
+    makes the proxy remove the toxic by itself even if nobody runs the inverse. ``seed`` (Seawall's
+    proxy only; Toxiproxy ignores the field) decides which connections a partial ``toxicity`` hits.
     """
 
     kind: ClassVar[str] = "toxic"
@@ -129,6 +130,7 @@ class ProxyToxic:
         stream: str | None = None,
         toxicity: float = 1.0,
         ttl: float | None = None,
+        seed: int | None = None,
     ) -> None:
         if fault_kind not in TOXIC_KINDS:
             raise ValueError(f"unknown network fault {fault_kind!r}: use one of {', '.join(TOXIC_KINDS)}")
@@ -142,6 +144,7 @@ class ProxyToxic:
         self.stream = stream or default_stream
         self.toxicity = toxicity
         self.ttl = ttl
+        self.seed = seed
 
     @property
     def target(self) -> str:
@@ -168,6 +171,8 @@ class ProxyToxic:
         }
         if self.ttl is not None:
             body["ttl"] = round(self.ttl * 1000)
+        if self.seed is not None:
+            body["seed"] = self.seed
         router = _edge_router(ctx, self.api)
         # on a compose stack the edge is routed through the stack's proxy first (its inverse undoes it)
         routed = "" if router is None else "; " + router.route(self.caller, self.callee, self.toxic_name)
@@ -193,6 +198,7 @@ class ProxyToxic:
             "stream": self.stream,
             "toxicity": self.toxicity,
             "ttl": self.ttl,
+            "seed": self.seed,
         }
 
 

@@ -6,20 +6,23 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from seawall.chaos.edges import parse_edge
+from seawall.chaos.edges import parse_edge, split_edges
 from seawall.chaos.faults.base import Fault
 from seawall.chaos.faults.datastore import DatastoreEmpty, DatastoreUnavailable
 from seawall.chaos.faults.network import TOXIC_KINDS, ProxyToxic
+from seawall.chaos.faults.partition import Partition
 from seawall.chaos.faults.process import Kill, Pause, Restart, Stop, signal_number
 from seawall.chaos.faults.resource import CpuBurn, DiskFill, MemoryPressure
 from seawall.config.probes import Frozen
 from seawall.config.units import Duration
+from seawall.errors import UsageError
 
 PROCESS_KINDS = ("kill", "stop", "restart", "pause")
 RESOURCE_KINDS = ("cpu", "memory", "disk_fill")
 NETWORK_KINDS = tuple(TOXIC_KINDS)
 DATASTORE_KINDS = ("datastore_unavailable", "datastore_empty")
-FAULT_KINDS = (*PROCESS_KINDS, *RESOURCE_KINDS, *NETWORK_KINDS, *DATASTORE_KINDS)
+PARTITION = "partition"
+FAULT_KINDS = (*PROCESS_KINDS, *RESOURCE_KINDS, *NETWORK_KINDS, PARTITION, *DATASTORE_KINDS)
 DEFAULT_RESOURCE_SECONDS = 30.0
 TTL_MARGIN = 60.0  # the proxy drops a toxic this long after it should have been removed
 DEFAULT_TTL = 600.0
@@ -27,8 +30,16 @@ DEFAULT_TTL = 600.0
 FaultKind = Literal[
     "kill", "stop", "restart", "pause", "cpu", "memory", "disk_fill", "latency", "bandwidth", "timeout",
     "reset_peer", "slow_close", "slicer", "limit_data", "down", "http_abort", "http_delay",
-    "datastore_unavailable", "datastore_empty",
+    "partition", "datastore_unavailable", "datastore_empty",
 ]  # fmt: skip
+
+
+def _check_edge(text: str) -> None:
+    # a ValueError, so the loader reports it with the file and the key like any other field error
+    try:
+        parse_edge(text)
+    except UsageError as exc:
+        raise ValueError(exc.message) from None
 
 
 class FaultSpec(Frozen):
@@ -37,11 +48,17 @@ class FaultSpec(Frozen):
     ``component`` / ``edge`` may be a list (or ``"*"``: any allowed target): one is drawn with the
     experiment's seeded RNG. ``duration``: how long the fault stays before the runner removes it
     (default: until the end of the method; resource faults: 30s, their children's hard bound).
+    A ``partition`` cuts ``edges`` (a list of ``a->b``), or every declared edge ``between`` two
+    groups of components, in both directions.
     """
 
     kind: FaultKind
     component: str | list[str] | None = None
     edge: str | list[str] | None = None
+    edges: list[str] | None = Field(default=None, description="partition: the edges to cut")
+    between: list[str | list[str]] | None = Field(
+        default=None, description="partition: two components (or groups); every edge between them is cut"
+    )
     duration: Duration | None = None
     signal: str | int = "SIGKILL"
     cores: int = Field(default=1, ge=1)
@@ -72,16 +89,37 @@ class FaultSpec(Frozen):
                 raise ValueError(f"a {self.kind} fault needs an edge, e.g. 'web->catalog'")
             for edge in [self.edge] if isinstance(self.edge, str) else self.edge:
                 if edge != "*":
-                    parse_edge(edge)
+                    _check_edge(edge)
+        if self.kind == PARTITION:
+            self._partition()
+        elif self.edges is not None or self.between is not None:
+            raise ValueError(f"edges and between belong to partition faults, not {self.kind}")
         if self.kind == "disk_fill" and not self.path:
             raise ValueError("a disk_fill fault needs a path (a directory)")
         if self.kind == "kill":
             signal_number(self.signal)
         return self
 
+    def _partition(self) -> None:
+        if (self.edges is None) == (self.between is None):
+            raise ValueError(
+                "a partition fault needs either edges: [web->catalog, ...] or between: [web, catalog]"
+            )
+        if self.edge is not None:
+            raise ValueError("a partition fault takes edges (a list), not edge")
+        if self.edges is not None:
+            if not self.edges:
+                raise ValueError("a partition fault needs at least one edge")
+            for edge in self.edges:
+                _check_edge(edge)
+        if self.between is not None and len(self.between) != 2:
+            raise ValueError("between takes two sides: [web, catalog] or [[web, worker], catalog]")
+
     @property
     def family(self) -> str:
-        """process, resource, network or datastore."""
+        """process, resource, network, partition or datastore."""
+        if self.kind == PARTITION:
+            return PARTITION
         if self.kind in PROCESS_KINDS:
             return "process"
         if self.kind in DATASTORE_KINDS:
@@ -111,8 +149,13 @@ class FaultSpec(Frozen):
         return by_kind.get(self.kind, {})
 
 
-def build_fault(spec: FaultSpec, fault_id: str, target: str, proxy_api: str) -> Fault:
-    """The fault object for a spec whose target (component, edge or ``host``) is resolved."""
+def build_fault(
+    spec: FaultSpec, fault_id: str, target: str, proxy_api: str, *, seed: int | None = None
+) -> Fault:
+    """The fault object for a spec whose target (component, edge(s) or ``host``) is resolved.
+
+    ``seed`` decides a network fault's toxicity draws (which connections it hits).
+    """
     seconds = spec.duration if spec.duration is not None else DEFAULT_RESOURCE_SECONDS
     if spec.kind == "kill":
         return Kill(fault_id, target, spec.signal)
@@ -133,6 +176,8 @@ def build_fault(spec: FaultSpec, fault_id: str, target: str, proxy_api: str) -> 
     if spec.kind == "disk_fill":
         return DiskFill(fault_id, str(spec.path), spec.mib, seconds)
     ttl = spec.ttl if spec.ttl is not None else (spec.duration or DEFAULT_TTL) + TTL_MARGIN
+    if spec.kind == PARTITION:
+        return Partition(fault_id, split_edges(target), api=proxy_api, ttl=ttl)
     return ProxyToxic(
         fault_id,
         spec.kind,
@@ -142,6 +187,7 @@ def build_fault(spec: FaultSpec, fault_id: str, target: str, proxy_api: str) -> 
         stream=spec.stream,
         toxicity=spec.toxicity,
         ttl=ttl,
+        seed=seed,
     )
 
 
@@ -149,6 +195,7 @@ __all__ = [
     "DATASTORE_KINDS",
     "FAULT_KINDS",
     "NETWORK_KINDS",
+    "PARTITION",
     "PROCESS_KINDS",
     "RESOURCE_KINDS",
     "FaultSpec",

@@ -72,7 +72,7 @@ class HttpFault(Stage):
         passed: list[bytes] = []
         for event in self.framer.feed(chunk):
             if isinstance(event, RequestHead):
-                hit = self.match(event) and self.ctl.rng.random() < self.rate
+                hit = self.match(event) and self.rng.random() < self.rate
                 self.hit = event if hit else None
                 if hit:
                     if passed:

@@ -46,9 +46,13 @@ class LinkOwner(Protocol):
 def build_stage(spec: ToxicSpec, ctl: Direction) -> Stage:
     """The working stage of a toxic on one direction of one link."""
     cls = STAGES[spec.type]
+    stage: Stage
     if spec.type in HTTP_STAGES:
-        return HTTP_STAGES[spec.type](spec.attributes, ctl, spec.name)
-    return cls(spec.attributes, ctl)
+        stage = HTTP_STAGES[spec.type](spec.attributes, ctl, spec.name)
+    else:
+        stage = cls(spec.attributes, ctl)
+    stage.rng = spec.stage_random(ctl.rng)
+    return stage
 
 
 class Side(asyncio.BufferedProtocol):

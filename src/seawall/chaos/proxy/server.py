@@ -12,7 +12,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from seawall.chaos.proxy.errors import (
@@ -24,7 +24,7 @@ from seawall.chaos.proxy.errors import (
     ToxicNotFound,
 )
 from seawall.chaos.proxy.link import Link
-from seawall.chaos.proxy.spec import ToxicSpec, parse_address, parse_toxic, update_toxic
+from seawall.chaos.proxy.spec import LinkRandom, ToxicSpec, parse_address, parse_toxic, update_toxic
 from seawall.chaos.proxy.ttl import Expiries
 
 log = logging.getLogger("seawall.proxy")
@@ -117,7 +117,8 @@ class Proxy:
             link.apply_toxics()
 
     def _accept(self) -> asyncio.BaseProtocol:
-        link = Link(self, random.Random(self._rng.getrandbits(64)), asyncio.get_running_loop())
+        rng = LinkRandom(self._rng.getrandbits(64), self.connections_total)
+        link = Link(self, rng, asyncio.get_running_loop())
         self.links.add(link)
         self.connections_total += 1
         return link.client
@@ -144,7 +145,8 @@ class Proxy:
 class ProxyServer:
     """All proxies of one process: create, update, delete, toxics, reset, TTL expiry.
 
-    ``seed`` makes toxicity draws and jitter reproducible (per proxy: its name is mixed in).
+    ``seed`` makes toxicity draws and jitter reproducible (per proxy: its name is mixed in); a toxic
+    created with its own ``seed`` draws its toxicity from that instead (see ``ToxicSpec``).
     ``default_ttl`` (seconds, None: none) applies to every fault created without a ``ttl``.
     """
 
@@ -274,6 +276,9 @@ class ProxyServer:
         """Add a toxic (a Toxiproxy JSON body or a ToxicSpec); it applies to live and new links."""
         proxy = self.get(proxy_name)
         spec = toxic if isinstance(toxic, ToxicSpec) else parse_toxic(toxic, self.default_ttl)
+        if spec.seed is not None:
+            # seeded draws count links from here, so the same seed hits the same connections of a replay
+            spec = replace(spec, first_link=proxy.connections_total)
         if spec.name in proxy.toxics:
             raise ToxicExists(spec.name)
         proxy.toxics[spec.name] = spec

@@ -34,12 +34,23 @@ ATTRIBUTES: dict[str, dict[str, Any]] = {
 _uids = itertools.count(1)
 
 
+class LinkRandom(random.Random):
+    """A link's RNG, knowing the link's ordinal on its proxy (0 for the first connection it accepted)."""
+
+    def __init__(self, seed: int, ordinal: int) -> None:
+        super().__init__(seed)
+        self.ordinal = ordinal
+
+
 @dataclass(frozen=True)
 class ToxicSpec:
     """One fault on one proxy: a toxic of ``type`` on ``stream`` applying to a ``toxicity`` share of links.
 
     ``ttl`` is seconds until the proxy removes the fault by itself (None: never). ``uid`` changes on
-    every update, so a link knows its stage for this toxic must be rebuilt.
+    every update, so a link knows its stage for this toxic must be rebuilt. ``seed`` (a Seawall
+    extension) makes the toxicity draw a function of the seed and the link's ordinal counted from
+    ``first_link`` (the proxy's connection count when the toxic was added): the n-th connection
+    after the toxic went in is hit or not whatever else ran before, so a run replays.
     """
 
     name: str
@@ -49,14 +60,29 @@ class ToxicSpec:
     attributes: Mapping[str, Any] = field(default_factory=dict)
     ttl: float | None = None
     uid: int = field(default_factory=lambda: next(_uids))
+    seed: int | None = None
+    first_link: int = 0
 
     def applies(self, rng: random.Random) -> bool:
-        """Whether this toxic applies to a new link: one draw per link from the proxy's seeded RNG."""
+        """Whether this toxic applies to a link: one draw per link, from the toxic's seed if it has one,
+        else from the link's RNG (seeded by the proxy's seed)."""
+        if self.seed is not None and isinstance(rng, LinkRandom):
+            return random.Random(f"{self.seed}:{rng.ordinal - self.first_link}").random() < self.toxicity
         return rng.random() < self.toxicity
 
+    def stage_random(self, rng: random.Random) -> random.Random:
+        """The RNG a stage of this toxic draws jitter and per-request rates from, on a link with ``rng``.
+
+        A seeded toxic gives each link its own stream from the seed and the link's ordinal, so a
+        replay draws the same jitter and the same HTTP requests; otherwise the link's RNG.
+        """
+        if self.seed is not None and isinstance(rng, LinkRandom):
+            return random.Random(f"{self.seed}:{rng.ordinal - self.first_link}:stage")
+        return rng
+
     def to_json(self) -> dict[str, Any]:
-        """The Toxiproxy 2.x toxic shape, plus ``ttl`` in milliseconds (null: no expiry)."""
-        return {
+        """The Toxiproxy 2.x toxic shape, plus ``ttl`` in ms (null: no expiry) and ``seed`` if set."""
+        data: dict[str, Any] = {
             "name": self.name,
             "type": self.type,
             "stream": self.stream,
@@ -64,6 +90,9 @@ class ToxicSpec:
             "attributes": dict(self.attributes),
             "ttl": None if self.ttl is None else round(self.ttl * 1000),
         }
+        if self.seed is not None:
+            data["seed"] = self.seed
+        return data
 
 
 def _number(kind: Any, key: str, value: Any) -> Any:
@@ -108,6 +137,14 @@ def _toxicity(value: Any) -> float:
     return float(value)
 
 
+def _seed(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise BadRequest("bad request body: seed must be a whole number, 0 or more")
+    return value
+
+
 def _ttl(value: Any) -> float | None:
     """Milliseconds as a number (Toxiproxy's unit) or a duration string ("30s"); 0 means no expiry."""
     try:
@@ -145,6 +182,7 @@ def parse_toxic(data: Any, default_ttl: float | None = None) -> ToxicSpec:
         toxicity=_toxicity(data.get("toxicity", 1.0)),
         attributes=_attributes(kind, data.get("attributes"), ATTRIBUTES[kind]),
         ttl=_ttl(data["ttl"]) if "ttl" in data and data["ttl"] is not None else default_ttl,
+        seed=_seed(data.get("seed")),
     )
 
 
@@ -157,6 +195,7 @@ def update_toxic(spec: ToxicSpec, data: Any) -> ToxicSpec:
         toxicity=_toxicity(data.get("toxicity", spec.toxicity)),
         attributes=_attributes(spec.type, data.get("attributes"), spec.attributes),
         ttl=_ttl(data["ttl"]) if data.get("ttl") is not None else spec.ttl,
+        seed=_seed(data["seed"]) if data.get("seed") is not None else spec.seed,
         uid=next(_uids),
     )
 
@@ -172,4 +211,13 @@ def parse_address(value: Any, what: str) -> tuple[str, int]:
     return host, int(port)
 
 
-__all__ = ["ATTRIBUTES", "HTTP_TYPES", "STREAMS", "ToxicSpec", "parse_address", "parse_toxic", "update_toxic"]
+__all__ = [
+    "ATTRIBUTES",
+    "HTTP_TYPES",
+    "STREAMS",
+    "LinkRandom",
+    "ToxicSpec",
+    "parse_address",
+    "parse_toxic",
+    "update_toxic",
+]

@@ -39,6 +39,7 @@ class Stage:
 
     def __init__(self, attributes: Mapping[str, Any], ctl: LinkControl) -> None:
         self.ctl = ctl
+        self.rng = ctl.rng  # replaced by the toxic's own stream when it has a seed (build_stage)
         self.active = True
 
     async def __call__(self, chunk: bytes | None, due: float, out: Emit) -> None:
@@ -61,7 +62,7 @@ class Latency(Stage):
         if chunk is None:
             await out(None, due)
             return
-        delay = self.latency + (self.ctl.rng.uniform(-self.jitter, self.jitter) if self.jitter else 0.0)
+        delay = self.latency + (self.rng.uniform(-self.jitter, self.jitter) if self.jitter else 0.0)
         # Due times add up, so two latency toxics stack; each chunk is timed from its arrival,
         # so a delay does not cut throughput.
         due += max(0.0, delay)
@@ -155,9 +156,7 @@ class Slicer(Stage):
             return
         start = 0
         while start < len(chunk):
-            size = self.average + (
-                self.ctl.rng.randint(-self.variation, self.variation) if self.variation else 0
-            )
+            size = self.average + (self.rng.randint(-self.variation, self.variation) if self.variation else 0)
             await out(chunk[start : start + size], due)
             start += size
             if (
