@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 import psycopg
 import pytest
 
+from _helpers import new_pg_database, pg_admin, pg_count, pg_databases
 from seawall.backup import create_backup, show_backup, verify_backup
 from seawall.backup import restore as run_restore
 from seawall.config import StackConfig
@@ -31,34 +32,19 @@ CREATE FUNCTION double_it(x int) RETURNS int LANGUAGE sql AS 'SELECT x * 2';
 """
 
 
-def _admin(sql: str) -> None:
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(sql.encode())
-
-
 @pytest.fixture
 def databases() -> Iterator[list[str]]:
     """Names of databases a test creates; all dropped afterwards."""
-    names: list[str] = []
-    yield names
-    for name in names:
-        _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with pg_databases() as names:
+        yield names
 
 
 def new_db(databases: list[str], schema: str = SCHEMA) -> str:
-    name = f"seawall_test_{secrets.token_hex(5)}"
-    databases.append(name)
-    _admin(f"CREATE DATABASE {name}")
-    with psycopg.connect(f"{SERVER}/{name}", autocommit=True) as conn:
-        conn.execute(schema.encode())
-    return f"{SERVER}/{name}"
+    return new_pg_database(databases, schema)
 
 
 def count(url: str, table: str = "orders") -> int:
-    with psycopg.connect(url) as conn:
-        row = conn.execute(f"SELECT count(*) FROM {table}".encode()).fetchone()
-    assert row is not None
-    return int(row[0])
+    return pg_count(url, table)
 
 
 def test_round_trip_deep_verify_and_restores(make_stack: MakeStack, databases: list[str]) -> None:
@@ -107,7 +93,7 @@ def test_a_dump_killed_midway_fails_and_no_manifest_claims_it(
     def progress(component: str, done: int, total: int | None) -> None:
         if component == "db" and done > 0 and not killed:
             killed.append(True)
-            _admin(
+            pg_admin(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                 f" WHERE datname = '{url.rsplit('/', 1)[1]}' AND application_name = 'pg_dump'"
             )

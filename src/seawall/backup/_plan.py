@@ -69,7 +69,8 @@ def _target(stack: StackConfig, component: str) -> Target:
     exclude = tuple(ds.exclude)
     if ds.kind == "files" and path is not None and container is None:
         exclude += _own_paths_inside(stack, path)
-    return Target(kind=ds.kind, url=ds.url, path=path, exclude=exclude, container=container)
+    extra = {"jobs": ds.jobs} if ds.jobs > 1 else {}  # postgres: parallel jobs, the directory format
+    return Target(kind=ds.kind, url=ds.url, path=path, exclude=exclude, container=container, extra=extra)
 
 
 def _own_paths_inside(stack: StackConfig, root: Path) -> tuple[str, ...]:

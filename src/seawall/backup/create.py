@@ -76,13 +76,12 @@ def _backup_one(
     done = 0
     try:
         with repo.staging(stack) as staging, ds.dump(target, staging) as dump:
-            total = dump.size_hint
-            progress(component, 0, total)
+            progress(component, 0, dump.size_hint)
 
             def on_bytes(n: int) -> None:
                 nonlocal done
                 done += n
-                progress(component, done, total)
+                progress(component, done, dump.size_hint)  # a hint may grow (a walk still going on)
 
             with repo.write_artifact(stack, backup_id, name) as out:
                 written = encode(dump.stream, out, codec, on_bytes)

@@ -84,6 +84,13 @@ class DatastoreSpec(Frozen):
     exclude: list[str] = Field(default_factory=list, description="glob patterns (files)")
     bucket: str | None = None
     volume: str | None = Field(default=None, description="compose volume holding the data")
+    jobs: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="postgres: parallel pg_dump/pg_restore jobs; above 1 the dump uses the directory"
+        " format, staged on the repository's disk (about the database's size free)",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -98,6 +105,8 @@ class DatastoreSpec(Frozen):
             raise ValueError(f"a {self.kind} datastore needs a url")
         if self.kind in ("sqlite", "files") and not self.path:
             raise ValueError(f"a {self.kind} datastore needs a path")
+        if self.jobs > 1 and self.kind != "postgres":
+            raise ValueError(f"jobs applies to postgres datastores only, not {self.kind}")
         return self
 
 

@@ -7,7 +7,8 @@ they run in the service's container through a streaming exec (the dump streams o
 CLI's stdout, the restore streams into its stdin; the docker CLI's exit status is the tool's).
 Inside, they connect through the server's default unix socket (port 5432 of the container) with
 the URL's user, password and database; the password is passed by name from the docker CLI's
-environment (``--env PGPASSWORD``), never in an argv.
+environment (``--env PGPASSWORD``), never in an argv. Parallel jobs (the directory format) need the
+host's tools: the directory is staged on this machine.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from dataclasses import replace
 from seawall.backup.errors import BackupError
 from seawall.backup.procs import run_tool
 from seawall.backup.sources.base import Target
-from seawall.backup.sources.postgres import PostgresDatastore, client_tool, tool_env, tool_major
+from seawall.backup.sources.pg_client import client_tool, tool_env, tool_major
+from seawall.backup.sources.postgres import PostgresDatastore
 from seawall.errors import SeawallError
 
 _INSIDE = ("PGHOST", "PGPORT")  # the URL's address is the host's view: inside, the default socket
@@ -37,15 +39,27 @@ class ContainerPostgresDatastore(PostgresDatastore):
     """A PostgreSQL datastore of a compose service; its tools run in its container if not on the host."""
 
     def client(
-        self, target: Target, name: str, server_major: int, stdin: bool = False
+        self, target: Target, name: str, server_major: int, stdin: bool = False, on_host: bool = False
     ) -> tuple[list[str], str, dict[str, str]]:
-        """The host's tool when it has one of the server's major version, else the container's."""
+        """The host's tool when it has one of the server's major version, else the container's.
+
+        A tool that works on a directory of this machine (``on_host``: parallel jobs, the directory
+        format) cannot run in the container, whose filesystem is not this one: that is an error.
+        """
         assert target.url is not None
         if target.container is None:
-            return super().client(target, name, server_major, stdin)
+            return super().client(target, name, server_major, stdin, on_host)
         found = host_client(name, server_major)
         if found is not None:
             return [found[0]], found[1], tool_env(target.url)
+        if on_host:
+            raise BackupError(
+                f"parallel jobs (the directory format) need {name} of PostgreSQL {server_major} on this"
+                f" machine: in the container of service {target.container.service} it would work on a"
+                " directory Seawall cannot reach",
+                hint=f"install postgresql-client-{server_major} here, or set the datastore's jobs to 1"
+                " (the container's tools then stream the custom format)",
+            )
         env = {k: v for k, v in tool_env(target.url).items() if k not in _INSIDE}
         engine, service = target.container.engine, target.container.service
         try:

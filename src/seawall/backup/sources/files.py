@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, cast
+from typing import IO, Any, BinaryIO, cast
 
 from seawall.backup.errors import BackupError
 from seawall.backup.pipeline import CHUNK, produced
@@ -197,6 +197,8 @@ def extract(stream: BinaryIO, dest: Path) -> None:
     real = os.path.realpath(dest)
     try:
         with tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK) as tar:
+            # the stream mode slices its buffer on each read: 16 KiB reads copied 1 MiB 64 times
+            tar.copybufsize = CHUNK  # type: ignore[attr-defined]  # a real attribute typeshed omits
             tar.extractall(real, filter=lambda m, _p: guard(m, real), numeric_owner=True)
     except tarfile.TarError as exc:
         raise BackupError(f"the archive is damaged: {exc}") from exc
@@ -226,19 +228,22 @@ class _FilesDump:
 class _GnuTarDump:
     proc: Proc
     tap: TreeTap
-    feeder: threading.Thread
-    size_hint: int | None
-    errors: list[BaseException]
+    names: _Names
+
+    @property
+    def size_hint(self) -> int:
+        return self.names.size
 
     @property
     def stream(self) -> TreeTap:
         return self.tap
 
     def finish(self) -> DumpInfo:
-        self.feeder.join()
+        self.names.thread.join()
         self.proc.finish()  # any warning (a file vanished or changed while read) fails the datastore
-        if self.errors and not isinstance(self.errors[0], BrokenPipeError):
-            raise self.errors[0]
+        errors = self.names.errors
+        if errors and not isinstance(errors[0], BrokenPipeError):
+            raise errors[0]
         self.tap.check()
         return DumpInfo(
             format="tar-pax", tool_versions={"tar": gnu_tar_version()}, fingerprint=self.tap.tree.result()
@@ -258,9 +263,8 @@ def gnu_tar_version() -> str:
     return first if "GNU tar" in first else ""
 
 
-def _scan(root: str, rel: str, patterns: tuple[str, ...], out: list[bytes]) -> int:
-    """``_walk`` without pathlib or a stat per directory entry: names for tar, content bytes."""
-    size = 0
+def _scan(root: str, rel: str, patterns: tuple[str, ...]) -> Iterator[tuple[bytes, int]]:
+    """``_walk`` without pathlib or a stat per directory entry: each name for tar, with its content bytes."""
     with os.scandir(os.path.join(root, rel) if rel else root) as it:
         found = sorted(it, key=lambda e: e.name)
     for entry in found:
@@ -268,28 +272,55 @@ def _scan(root: str, rel: str, patterns: tuple[str, ...], out: list[bytes]) -> i
         if patterns and excluded(name, patterns):
             continue
         if entry.is_dir(follow_symlinks=False):
-            out.append(os.fsencode(name))
-            size += _scan(root, name, patterns, out)
+            yield os.fsencode(name), 0
+            yield from _scan(root, name, patterns)
         elif entry.is_file(follow_symlinks=False):
-            out.append(os.fsencode(name))
-            size += entry.stat(follow_symlinks=False).st_size
+            yield os.fsencode(name), entry.stat(follow_symlinks=False).st_size
         elif entry.is_symlink():
-            out.append(os.fsencode(name))
+            yield os.fsencode(name), 0
         # sockets, fifos and devices are not data: skipped on purpose
-    return size
 
 
-def _listing(target: Target) -> tuple[list[bytes], int]:
-    """The names tar is to archive (regular files, directories, symlinks) and their content bytes."""
+def _listing(target: Target) -> Iterator[tuple[bytes, int]]:
+    """The names tar is to archive (regular files, directories, symlinks), each with its content bytes."""
     assert target.path is not None
-    names: list[bytes] = []
     if not target.files:
-        return names, _scan(str(target.path), "", target.exclude, names)
-    size = 0
+        yield from _scan(str(target.path), "", target.exclude)
+        return
     for rel, path in entries(target):
-        size += path.stat().st_size
-        names.append(os.fsencode(rel))
-    return names, size
+        yield os.fsencode(rel), path.stat().st_size
+
+
+class _Names:
+    """Feeds tar the listing while it is made, so tar reads files while the walk goes on.
+
+    ``size`` grows as the walk proceeds (the progress bar's total grows with it) and is exact
+    once ``done``.
+    """
+
+    BATCH = 512  # names per write: fewer system calls, and tar starts after the first batch
+
+    def __init__(self, target: Target, stdin: IO[bytes]) -> None:
+        self.size = 0
+        self.errors: list[BaseException] = []
+        self._target, self._stdin = target, stdin
+        self.thread = threading.Thread(target=self._feed, name="seawall-tar-names", daemon=True)
+
+    def _feed(self) -> None:
+        try:
+            with self._stdin:
+                batch: list[bytes] = []
+                for name, size in _listing(self._target):
+                    batch.append(name)
+                    self.size += size
+                    if len(batch) >= self.BATCH:
+                        self._stdin.write(b"\0".join(batch) + b"\0")
+                        self._stdin.flush()
+                        batch.clear()
+                if batch:
+                    self._stdin.write(b"\0".join(batch) + b"\0")
+        except BaseException as exc:
+            self.errors.append(exc)
 
 
 def _tar_argv(root: Path) -> list[str]:
@@ -322,32 +353,22 @@ class FilesDatastore:
         assert root is not None
         if not root.is_dir():
             raise BackupError(f"directory {root} does not exist")
-        names, size = _listing(target)
         if not gnu_tar_version():
+            size = sum(n for _, n in _listing(target))
             tree = Tree()
             with produced(lambda out: _write_tar(target, out, tree)) as reader:
                 yield _FilesDump(reader, size, tree)
             return
-        errors: list[BaseException] = []
         with Proc(_tar_argv(root), stdin=subprocess.PIPE) as proc:
-            stdin = proc.popen.stdin
-            assert stdin is not None
+            assert proc.popen.stdin is not None
             assert proc.stdout is not None
-
-            def feed() -> None:
-                try:
-                    with stdin:
-                        stdin.write(b"".join(name + b"\0" for name in names))
-                except BaseException as exc:
-                    errors.append(exc)
-
-            feeder = threading.Thread(target=feed, name="seawall-tar-names", daemon=True)
-            feeder.start()
+            names = _Names(target, proc.popen.stdin)
+            names.thread.start()
             try:
-                yield _GnuTarDump(proc, TreeTap(proc.stdout), feeder, size, errors)
+                yield _GnuTarDump(proc, TreeTap(proc.stdout), names)
             finally:
                 proc.kill()
-                feeder.join()
+                names.thread.join()
 
     def restore(self, stream: BinaryIO, target: Target, staging: Path) -> list[str]:
         """Empty the target (excluded paths stay) and extract."""

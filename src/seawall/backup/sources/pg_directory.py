@@ -1,0 +1,179 @@
+"""PostgreSQL directory format (``pg_dump --jobs``): staged on the repository's disk, carried as one tar.
+
+A directory dump cannot stream (pg_dump writes one file per table from several workers), so it goes
+to a private directory under the staging directory the engine passes, then GNU tar streams that
+directory through the normal pipeline. A restore unpacks the tar there (every member checked, as a
+files restore does) and runs ``pg_restore --jobs`` on it. The default format (custom) never comes
+here: it streams without a temporary file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, BinaryIO
+
+from seawall.backup.errors import BackupError
+from seawall.backup.pipeline import CHUNK
+from seawall.backup.procs import Proc, find_tool
+from seawall.backup.sources.files import extract
+from seawall.config.units import format_size
+
+FORMAT = "pg_dump-directory"
+CUSTOM_MAGIC = b"PGDMP"  # the first bytes of every custom-format archive
+META = "seawall-dump.json"  # beside toc.dat in the tar; pg_restore ignores files it does not list
+
+
+def check_space(where: Path, estimate: int) -> None:
+    """BackupError unless ``where`` has room for a dump of about ``estimate`` bytes."""
+    free = shutil.disk_usage(where).free
+    if estimate > free:
+        raise BackupError(
+            f"not enough free space for a parallel (directory-format) dump in {where}:"
+            f" about {format_size(estimate)} needed (the database's size), {format_size(free)} free",
+            hint="free space on the repository's disk, or set the datastore's jobs to 1"
+            " (the dump then streams, without temporary files)",
+        )
+
+
+@contextmanager
+def private_dir(staging: Path, name: str) -> Iterator[Path]:
+    """``staging/name``, not yet created (pg_dump wants to create it), removed on exit whatever happens."""
+    path = staging / name
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def write_meta(directory: Path, jobs: int) -> None:
+    """What a restore needs that pg_dump does not record: the job count of the dump."""
+    (directory / META).write_text(json.dumps({"format": FORMAT, "jobs": jobs}) + "\n")
+
+
+def read_jobs(directory: Path) -> int | None:
+    """The job count recorded by ``write_meta`` (None if absent or unreadable)."""
+    try:
+        jobs = json.loads((directory / META).read_text()).get("jobs")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return jobs if isinstance(jobs, int) and jobs >= 1 else None
+
+
+def tar_proc(directory: Path) -> Proc:
+    """GNU tar writing ``directory`` (names sorted, so archives of equal dumps are equal) to stdout."""
+    argv = [
+        find_tool("tar"),
+        "--create",
+        "--file=-",
+        "--format=posix",
+        "--blocking-factor=128",  # 64 KiB writes into the pipe
+        "--pax-option=delete=atime,delete=ctime",
+        "--sort=name",
+        f"--directory={directory}",
+        ".",
+    ]
+    return Proc(argv, stdin=subprocess.DEVNULL)
+
+
+def tree_size(directory: Path) -> int:
+    """Bytes in the files of a flat directory (pg_dump's)."""
+    return sum(entry.stat().st_size for entry in os.scandir(directory) if entry.is_file())
+
+
+def read_head(stream: BinaryIO, size: int) -> bytes:
+    """The first ``size`` bytes (fewer at EOF), read past any buffering so the fd can be handed on."""
+    try:
+        fd: int | None = stream.fileno()
+    except (OSError, AttributeError, ValueError):
+        fd = None
+    out = b""
+    while len(out) < size:
+        chunk = os.read(fd, size - len(out)) if fd is not None else stream.read(size - len(out))
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+class Rest:
+    """A stream whose first bytes were already read: those bytes again, then the rest."""
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        self.head, self.stream = head, stream
+        try:
+            self.fd: int | None = stream.fileno()
+        except (OSError, AttributeError, ValueError):
+            self.fd = None
+
+    def read(self, size: int = -1, /) -> bytes:
+        """The head first, then the stream (past its buffer when it has an fd: see ``read_head``)."""
+        if self.head:
+            out = self.head if size < 0 else self.head[:size]
+            self.head = self.head[len(out) :]
+            return out
+        if self.fd is None:
+            return self.stream.read(size)
+        if size < 0:
+            parts = []
+            while chunk := os.read(self.fd, CHUNK):
+                parts.append(chunk)
+            return b"".join(parts)
+        return os.read(self.fd, size)
+
+
+def feed(rest: Rest, sink: IO[bytes], errors: list[BaseException]) -> threading.Thread:
+    """Copy ``rest`` into ``sink`` (a tool's stdin) in a thread; the kernel splices pipe to pipe."""
+
+    def run() -> None:
+        try:
+            with sink:
+                if rest.head:
+                    sink.write(rest.read())
+                    sink.flush()
+                if rest.fd is not None:
+                    while os.splice(rest.fd, sink.fileno(), CHUNK):
+                        pass
+                else:
+                    while chunk := rest.read(CHUNK):
+                        sink.write(chunk)
+        except BrokenPipeError:
+            pass  # the tool stopped reading: its exit status says why
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name="seawall-pg-restore-feed", daemon=True)
+    thread.start()
+    return thread
+
+
+def unpack(rest: Rest, directory: Path) -> int | None:
+    """Extract a directory-format artifact; returns its recorded job count."""
+    try:
+        extract(rest, directory)  # type: ignore[arg-type]  # tarfile's stream mode only calls read()
+    except OSError as exc:
+        raise BackupError(f"cannot unpack the dump into {directory}: {exc.strerror or exc}") from exc
+    if not (directory / "toc.dat").is_file():
+        raise BackupError("the artifact is not a pg_dump directory (no toc.dat in it)")
+    return read_jobs(directory)
+
+
+__all__ = [
+    "CUSTOM_MAGIC",
+    "FORMAT",
+    "Rest",
+    "check_space",
+    "feed",
+    "private_dir",
+    "read_head",
+    "tar_proc",
+    "tree_size",
+    "unpack",
+    "write_meta",
+]
