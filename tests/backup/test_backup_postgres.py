@@ -11,6 +11,7 @@ import pytest
 from _helpers import new_pg_database, pg_admin, pg_count, pg_databases
 from seawall.backup import create_backup, show_backup, verify_backup
 from seawall.backup import restore as run_restore
+from seawall.backup.sources.pg_fingerprint import _shares, fingerprint_conn, fingerprint_parallel
 from seawall.config import StackConfig
 
 MakeStack = Callable[..., StackConfig]
@@ -168,3 +169,34 @@ def test_a_changed_row_changes_the_fingerprint_and_old_md5_fingerprints_still_co
         f" {ds.fingerprint(target)['tables']['public.orders']['hash']!r}"
     )
     assert compare(legacy, ds.fingerprint(target, like=legacy)) is not None
+
+
+def test_the_parallel_fingerprint_equals_one_connections_and_shares_the_snapshot(
+    databases: list[str],
+) -> None:
+    """Tables dealt to 3 connections: the same result as one, read from the lead's snapshot."""
+    url = new_pg_database(
+        databases, SCHEMA + "CREATE TABLE app.small (x int); INSERT INTO app.small VALUES (1);"
+    )
+    with psycopg.connect(url, autocommit=True) as conn:
+        single = fingerprint_conn(conn)
+    opened: list[psycopg.Connection[tuple[object, ...]]] = []
+
+    def connect() -> psycopg.Connection[tuple[object, ...]]:
+        conn = psycopg.connect(url)
+        if opened:  # a write committed after the lead's snapshot: the helpers must not see it
+            with psycopg.connect(url, autocommit=True) as writer:
+                writer.execute(b"INSERT INTO app.small VALUES (2)")
+        opened.append(conn)
+        return conn
+
+    parallel = fingerprint_parallel(connect, workers=3)
+    assert len(opened) == 3
+    assert parallel == single
+    assert list(parallel["tables"]) == sorted(single["tables"])
+
+
+def test_tables_are_dealt_largest_first_to_the_least_loaded_connection() -> None:
+    sized = [("s", "a", 10), ("s", "b", 90), ("s", "c", 50), ("s", "d", 45)]
+    assert _shares(sized, 2) == [[("s", "b"), ("s", "a")], [("s", "c"), ("s", "d")]]
+    assert _shares(sized[:1], 4) == [[("s", "a")]]  # never an idle connection

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-_TABLES = """
-    SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+_USER_TABLES = """
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
       AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
     ORDER BY 1, 2"""
+_TABLES = "SELECT n.nspname, c.relname" + _USER_TABLES
+_SIZED = "SELECT n.nspname, c.relname, pg_total_relation_size(c.oid)" + _USER_TABLES
 
 FINGERPRINT_METHOD = "pg-hash-2"
 _BY_RECORD = "sum(hash_record_extended(t, 0))"  # column by column with each type's hash: no text
@@ -29,7 +33,9 @@ def _table_hash(
 
 
 def fingerprint_conn(
-    conn: psycopg.Connection[tuple[Any, ...]], like: dict[str, Any] | None = None
+    conn: psycopg.Connection[tuple[Any, ...]],
+    like: dict[str, Any] | None = None,
+    only: Sequence[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Per table: row count and an order-independent sum of 64-bit row hashes, one server-side scan.
 
@@ -37,13 +43,14 @@ def fingerprint_conn(
     hash function, no text conversion) or, for a table with a column type that has no extended hash,
     by ``hashtextextended(row::text)``; which one is recorded per table (``via``). ``like`` is the
     fingerprint recorded at backup time: its methods are used, so restores of backups made before
-    this format (md5 of the row text, no ``method`` key) still compare.
+    this format (md5 of the row text, no ``method`` key) still compare. ``only``: these tables
+    (schema, name) instead of every user table.
     """
     legacy = like is not None and like.get("method") != FINGERPRINT_METHOD
     recorded = (like or {}).get("tables", {})
     version = int(conn.execute("SHOW server_version_num").fetchone()[0])  # type: ignore[index]
     tables: dict[str, Any] = {}
-    for schema, name in conn.execute(_TABLES).fetchall():
+    for schema, name in only if only is not None else conn.execute(_TABLES).fetchall():
         key, ident = f"{schema}.{name}", sql.Identifier(schema, name)
         if legacy:
             count, total = _table_hash(conn, ident, "md5")
@@ -65,4 +72,48 @@ def fingerprint_conn(
     return {"method": FINGERPRINT_METHOD, "tables": tables}
 
 
-__all__ = ["FINGERPRINT_METHOD", "fingerprint_conn"]
+def _shares(sized: Sequence[tuple[str, str, int]], workers: int) -> list[list[tuple[str, str]]]:
+    """Tables dealt to ``workers`` connections, largest first to the least loaded (greedy balance)."""
+    loads = [0] * workers
+    shares: list[list[tuple[str, str]]] = [[] for _ in range(workers)]
+    for schema, name, size in sorted(sized, key=lambda t: -t[2]):
+        least = loads.index(min(loads))
+        shares[least].append((schema, name))
+        loads[least] += size
+    return [share for share in shares if share]
+
+
+def fingerprint_parallel(
+    connect: Callable[[], psycopg.Connection[tuple[Any, ...]]],
+    like: dict[str, Any] | None = None,
+    workers: int = 2,
+) -> dict[str, Any]:
+    """``fingerprint_conn`` with the tables shared among ``workers`` connections, one snapshot for all.
+
+    The scans are the server's work, so on an otherwise idle server (a restored or scratch database)
+    two connections take about half the time. Every connection reads the first one's exported
+    snapshot, so the result is the same consistent picture one connection would have seen.
+    """
+    with connect() as lead:
+        lead.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        snapshot = str(lead.execute("SELECT pg_export_snapshot()").fetchone()[0])  # type: ignore[index]
+        sized = [(str(schema), str(name), int(size)) for schema, name, size in lead.execute(_SIZED)]
+        shares = _shares(sized, max(1, workers))
+        if len(shares) <= 1:
+            return fingerprint_conn(lead, like, [(s, n) for s, n, _ in sized])
+
+        def scan(share: list[tuple[str, str]]) -> dict[str, Any]:
+            with connect() as conn:
+                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+                return fingerprint_conn(conn, like, share)
+
+        # the lead keeps its transaction (and so the snapshot) open until every helper has its own
+        with ThreadPoolExecutor(len(shares) - 1, thread_name_prefix="seawall-pg-fingerprint") as pool:
+            others = [pool.submit(scan, share) for share in shares[1:]]
+            parts = [fingerprint_conn(lead, like, shares[0]), *(f.result() for f in others)]
+    tables = {key: table for part in parts for key, table in part["tables"].items()}
+    return {**parts[0], "tables": dict(sorted(tables.items()))}
+
+
+__all__ = ["FINGERPRINT_METHOD", "fingerprint_conn", "fingerprint_parallel"]

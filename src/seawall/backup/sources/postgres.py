@@ -46,7 +46,7 @@ from seawall.backup.sources.pg_directory import (
     write_meta,
 )
 from seawall.backup.sources.pg_directory import FORMAT as DIRECTORY
-from seawall.backup.sources.pg_fingerprint import fingerprint_conn
+from seawall.backup.sources.pg_fingerprint import fingerprint_conn, fingerprint_parallel
 from seawall.probes.redact import secrets_of
 
 LOCK_WAIT_TIMEOUT = "30s"
@@ -274,11 +274,12 @@ class PostgresDatastore:
     def fingerprint(self, target: Target, like: dict[str, Any] | None = None) -> dict[str, Any]:
         """Row counts and content hashes of every user table (computed as ``like`` was)."""
         assert target.url is not None
-        with connect(target.url, autocommit=True) as conn:
-            try:
-                return fingerprint_conn(conn, like)
-            except psycopg.Error as exc:
-                raise pg_error(exc, target.url, "fingerprint failed") from exc
+        url = target.url
+        try:
+            # a restored or scratch database is idle: its tables are scanned on parallel connections
+            return fingerprint_parallel(lambda: connect(url), like, max(2, int(target.extra.get("jobs", 1))))
+        except psycopg.Error as exc:
+            raise pg_error(exc, url, "fingerprint failed") from exc
 
     def is_empty(self, target: Target) -> bool:
         """The database does not exist or has no user relations."""
