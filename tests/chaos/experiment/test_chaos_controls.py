@@ -310,7 +310,15 @@ def test_ctrl_c_and_sigterm_still_run_the_after_hooks_and_cleanup(
     exp.write_text(json.dumps(doc))
     cmd = [sys.executable, "-m", "seawall.cli", "-f", str(config), "chaos", "run", str(exp)]
     proc = subprocess.Popen(
-        cmd, cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        cmd,
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # pytest started in the background by a non-interactive shell (as CI does) inherits SIGINT
+        # ignored, and so would seawall, which keeps it ignored as a background job should
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
     )
     try:
         wait_for(lambda: log.exists() and "before_activity(slow)" in _order(log), timeout=30)

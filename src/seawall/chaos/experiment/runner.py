@@ -13,7 +13,7 @@ from seawall import clock
 from seawall.chaos.experiment.activities import ActivityResult, run_activity
 from seawall.chaos.experiment.controls import ControlHooks, ControlInterrupt, entries
 from seawall.chaos.experiment.held import HeldFaults
-from seawall.chaos.experiment.interrupts import Terminated, raising_signals, shielded
+from seawall.chaos.experiment.interrupts import RunSignals, Terminated, run_signals
 from seawall.chaos.experiment.journal import build_journal
 from seawall.chaos.experiment.model import Activity, Experiment, Step
 from seawall.chaos.experiment.monitor import Monitor
@@ -64,6 +64,8 @@ class Runner:
         self.record.controls = self.hooks.entries
         self._failed_actions: list[str] = []
         self.held = HeldFaults(self.record, self.ctx, progress)
+        self.signals = RunSignals()  # replaced by the run's own when it starts
+        self._stopping = threading.Event()  # set when the method ends, however it ends
         hypothesis = experiment.steady_state
         self.traffic = TrafficPhases(hypothesis, progress) if hypothesis.statistical else None
 
@@ -74,51 +76,70 @@ class Runner:
         rec = self.record
         rec.mono_start = clock.monotonic()
         facts: dict[str, bool] = {"strict": self.experiment.runtime.hypothesis == "strict"}
-        with Ledger(self.stack.state_dir) as ledger, raising_signals(self.handle_signals) as received:
-            self.held.ledger = ledger
-            try:
-                self.hooks.configure()
-                self.hooks.apply("experiment", "before", self.hooks.doc)
-                rec.before = self._hypothesis("before")
-                facts["before_ok"] = all(r.ok for r in rec.before)
-                if facts["before_ok"] and self.traffic is not None:
-                    facts["before_ok"] = self.traffic.phase("before").ok
-                if facts["before_ok"]:
-                    self.monitor.start()
-                    if self.traffic is not None:
-                        self.traffic.start_during()
-                    with self.hooks.around("method", self.hooks.doc) as method:
-                        self._method(ledger)
-                        method.value = rec.run
-                    self.held.remove_all(ledger)
-                    self._stop_traffic()
-                    facts.update(self._recover())
-            except InjectionFailed as exc:
-                facts["injection_failed"] = True
-                rec.notes.append(f"injection failed: {exc.message}")
-            except GuardTripped:
-                facts["guard_tripped"] = True
-                rec.notes.append(f"aborted: {self.monitor.abort_reason}")
-            except (KeyboardInterrupt, Terminated):
-                facts["interrupted"] = True
-                rec.notes.append(f"interrupted by {received[0] if received else 'SIGINT'}")
-            except ControlInterrupt as exc:
-                facts["interrupted"] = True
-                rec.notes.append(f"interrupted by control {exc.control} ({exc.hook}): {exc.message}")
-            finally:
-                with shielded(self.handle_signals, received):
+        with run_signals(self.handle_signals) as self.signals:
+            with Ledger(self.stack.state_dir) as ledger:
+                try:
+                    with self.signals.armed():  # outside it a signal is only noted: the restore must finish
+                        self.held.ledger = ledger
+                        self._phases(ledger, facts)
+                except InjectionFailed as exc:
+                    facts["injection_failed"] = True
+                    rec.notes.append(f"injection failed: {exc.message}")
+                except GuardTripped:
+                    facts["guard_tripped"] = True
+                    rec.notes.append(f"aborted: {self.monitor.abort_reason}")
+                except (KeyboardInterrupt, Terminated):
+                    facts["interrupted"] = True
+                    rec.notes.append(f"interrupted by {self.signals.take() or 'SIGINT'}")
+                except ControlInterrupt as exc:
+                    facts["interrupted"] = True
+                    rec.notes.append(f"interrupted by control {exc.control} ({exc.hook}): {exc.message}")
+                finally:
+                    self._stopping.set()  # background actions still running are killed like a foreground one
                     self._stop_traffic()
                     facts["restore_failed"] = not self._restore(ledger)
                     self.monitor.stop()
                     self.ctx.close()
                     self.held.ledger = None
-        self._finish(facts)
-        if self.hooks.declared:
-            with shielded(self.handle_signals, received):  # like the restore, they must finish
+            self._noted(facts, "while restoring")
+            self._finish(facts)
+            if self.hooks.declared:  # like the restore, they must finish
                 journal = build_journal(rec)
                 self.hooks.apply("experiment", "after", self.hooks.doc, journal, interruptible=False)
                 self.hooks.cleanup()
+        if self._noted(facts, "during the after_experiment and cleanup controls"):
+            rec.facts = Facts(**facts)
+            rec.status = verdict(rec.facts)
         return rec
+
+    def _phases(self, ledger: Ledger, facts: dict[str, bool]) -> None:
+        """Everything a signal may cut short: controls' setup, steady state, method, recovery."""
+        rec = self.record
+        self.hooks.configure()
+        self.hooks.apply("experiment", "before", self.hooks.doc)
+        rec.before = self._hypothesis("before")
+        facts["before_ok"] = all(r.ok for r in rec.before)
+        if facts["before_ok"] and self.traffic is not None:
+            facts["before_ok"] = self.traffic.phase("before").ok
+        if facts["before_ok"]:
+            self.monitor.start()
+            if self.traffic is not None:
+                self.traffic.start_during()
+            with self.hooks.around("method", self.hooks.doc) as method:
+                self._method(ledger)
+                method.value = rec.run
+            self.held.remove_all(ledger)
+            self._stop_traffic()
+            facts.update(self._recover())
+
+    def _noted(self, facts: dict[str, bool], when: str) -> bool:
+        """A signal only noted (it came while the run had to go on) still ends the run as interrupted."""
+        name = self.signals.take()
+        if name is None or facts.get("interrupted"):
+            return False
+        facts["interrupted"] = True
+        self.record.notes.append(f"interrupted by {name} {when}: noted, and the run finished first")
+        return True
 
     def _finish(self, facts: dict[str, bool]) -> None:
         """Measurements, the verdict and the end time of the record."""
@@ -164,6 +185,7 @@ class Runner:
         """
         end = math.inf if seconds is None else clock.monotonic() + seconds
         while True:
+            self.signals.check()  # one that a control or a python provider caught and swallowed
             self.held.remove_due()
             if self.hooks.interrupt is not None:
                 raise self.hooks.interrupt
@@ -218,18 +240,21 @@ class Runner:
         cancel, done = threading.Event(), threading.Event()
         out: list[dict[str, Any]] = []
         worker = threading.Thread(target=self._activity, args=(step, cancel, done, out), daemon=True)
-        worker.start()
+        started = False
         try:
+            with self.signals.deferred():  # interrupted inside start(), we could not tell if it runs
+                worker.start()
+                started = True
             self._wait(None, done)
         finally:
-            if not done.is_set():
+            if started and not done.is_set():
                 cancel.set()  # kills a process action; an http or python one ends at its timeout
                 done.wait(CANCEL_WAIT)
         return out[0] if out else None
 
     def _background_activity(self, step: Step) -> None:
         out: list[dict[str, Any]] = []
-        self._activity(step, out=out)
+        self._activity(step, self._stopping, out=out)
         try:
             self.hooks.activity_hook("after", step, out[0] if out else None)
         except ControlInterrupt as exc:  # this thread cannot stop the method: the main one will
