@@ -23,6 +23,7 @@ import pymysql
 
 from seawall.backup.errors import BackupError
 from seawall.backup.procs import Proc, find_tool, run_tool
+from seawall.backup.sources._scratch import PREFIX, scratch_name, stale
 from seawall.backup.sources.base import DumpInfo, Target
 from seawall.probes.mysql import MysqlTarget
 from seawall.probes.redact import redact, secrets_of
@@ -294,11 +295,18 @@ class MysqlDatastore:
 
     @contextmanager
     def scratch(self, like: Target) -> Iterator[Target]:
-        """A new database on the same server, dropped afterwards."""
+        """A new database on the same server, dropped afterwards (and leftovers of killed runs first)."""
         assert like.url is not None
         from urllib.parse import urlsplit, urlunsplit
 
-        name = f"seawall_verify_{secrets.token_hex(6)}"
+        with _connect(like.url, use_db=False) as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE %s",
+                (PREFIX + "%",),
+            )
+            for old in stale(str(row[0]) for row in cur.fetchall()):
+                cur.execute(f"DROP DATABASE IF EXISTS {_q(old)}")
+        name = scratch_name()
         url = urlunsplit(urlsplit(like.url)._replace(path="/" + name))
         try:
             yield Target(kind="mysql", url=url, extra={"scratch": True})

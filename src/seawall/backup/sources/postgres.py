@@ -9,7 +9,6 @@ database uses ``--no-owner --no-privileges``, which proves the data, not the gra
 from __future__ import annotations
 
 import contextlib
-import secrets
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from seawall.backup.errors import BackupError
 from seawall.backup.procs import Proc
+from seawall.backup.sources._scratch import PREFIX, scratch_name, stale
 from seawall.backup.sources.base import DumpInfo, Target
 from seawall.backup.sources.pg_client import (
     client_tool,
@@ -297,9 +297,15 @@ class PostgresDatastore:
 
     @contextmanager
     def scratch(self, like: Target) -> Iterator[Target]:
-        """A new database on the same server, dropped afterwards."""
+        """A new database on the same server, dropped afterwards (and leftovers of killed runs first)."""
         assert like.url is not None
-        name = f"seawall_verify_{secrets.token_hex(6)}"
+        with self._admin(like.url) as admin:
+            listed = admin.execute(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (PREFIX,)
+            )
+            for old in stale(str(row[0]) for row in listed.fetchall()):
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(old)))
+        name = scratch_name()
         url = with_database(like.url, name)
         try:
             yield Target(kind="postgres", url=url, extra={**like.extra, "scratch": True})
