@@ -156,24 +156,33 @@ def kill_tagged(tag: str, config: Path) -> None:
             continue
 
 
+def start_redis(directory: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
+    """A private redis-server on ``port`` in ``directory`` (no saves, no replication delay), answering."""
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory)]
+    argv += ["--save", "", "--repl-diskless-sync-delay", "0", *extra]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with redis.Redis(port=port, socket_connect_timeout=1) as probe:
+                probe.ping()
+            return proc
+        except redis.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                raise RuntimeError(f"redis-server {' '.join(extra)} did not start") from None
+            time.sleep(0.02)
+
+
 @contextlib.contextmanager
 def private_redis(directory: Path, *extra: str) -> Iterator[int]:
     """A redis-server of our own on a free port, data in ``directory`` (never the shared 6379); yields its
     port and is killed on exit."""
     port = free_port()
-    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory), "--save", ""]
-    with subprocess.Popen([*argv, *extra], stdout=subprocess.DEVNULL) as proc:
-        try:
-            client = redis.Redis(port=port, socket_timeout=2)
-
-            def ready() -> bool:
-                try:
-                    return bool(client.ping())
-                except redis.ConnectionError:
-                    return False
-
-            wait_for(ready, timeout=10, what=f"redis-server on {port}")
-            client.close()
-            yield port
-        finally:
-            proc.kill()
+    proc = start_redis(directory, port, *extra)
+    try:
+        yield port
+    finally:
+        proc.kill()
+        proc.wait()

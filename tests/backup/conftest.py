@@ -5,16 +5,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import yaml
 
-from _helpers import free_port
+from _helpers import free_port, start_redis
 from seawall.config import StackConfig, load_stack
 
 MakeStack = Callable[..., StackConfig]
@@ -72,24 +70,6 @@ def make_stack(tmp_path: Path) -> MakeStack:
 
 
 RedisServer = Callable[..., tuple[str, subprocess.Popen[bytes]]]
-
-
-def start_redis(directory: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
-    """A private redis-server on ``port`` in ``directory`` (no saves, no replication delay), answering."""
-    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory)]
-    argv += ["--save", "", "--repl-diskless-sync-delay", "0", *extra]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with redis.Redis(port=port, socket_connect_timeout=1) as probe:
-                probe.ping()
-            return proc
-        except redis.ConnectionError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"redis-server {' '.join(extra)} did not start") from None
-            time.sleep(0.02)
 
 
 @pytest.fixture

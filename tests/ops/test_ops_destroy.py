@@ -20,7 +20,8 @@ import pytest
 import redis
 import yaml
 
-from _helpers import PG_SERVER, free_port, mariadb_admin, run_cli
+from _helpers import PG_SERVER, mariadb_admin, run_cli
+from _helpers import private_redis as _private_redis
 from seawall.backup import list_backups, restore, verify_backup
 from seawall.config import StackConfig, load_stack
 from seawall.errors import ConfirmationRefused, OperationError
@@ -296,26 +297,8 @@ def test_destroy_stops_removes_everything_and_restore_brings_it_back(running_sta
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[int]:
     """A redis-server of our own on a free port (never the shared one); killed afterwards."""
-    port = free_port()
-    with subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path), "--save", ""],
-        stdout=subprocess.DEVNULL,
-    ) as proc:
-        try:
-            client = redis.Redis(port=port)
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    client.ping()
-                    break
-                except redis.ConnectionError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.02)
-            client.close()
-            yield port
-        finally:
-            proc.kill()
+    with _private_redis(tmp_path) as port:
+        yield port
 
 
 @pytest.mark.integration

@@ -86,15 +86,18 @@ def _own_paths_inside(stack: StackConfig, root: Path) -> tuple[str, ...]:
     return tuple(out)
 
 
-def stack_targets(stack: StackConfig, encrypted: bool) -> dict[str, tuple[Target, list[str]]]:
-    """Every component with a datastore (plus the stack's config), as a target with notes."""
+def stack_targets(
+    stack: StackConfig, encrypted: bool, config: bool = True
+) -> dict[str, tuple[Target, list[str]]]:
+    """Every component with a datastore (and, with ``config``, the stack's config) as a target with notes."""
     out: dict[str, tuple[Target, list[str]]] = {}
     for name, comp in stack.components.items():
         ds = comp.datastore
         if ds is None or ds.kind == "s3":
             continue
         out[name] = (_target(stack, name), [])
-    out[CONFIG_COMPONENT] = config_target(stack, encrypted)
+    if config:  # it asks the container engine which images run: only when it is backed up
+        out[CONFIG_COMPONENT] = config_target(stack, encrypted)
     return out
 
 
@@ -102,12 +105,12 @@ def select_targets(
     stack: StackConfig, components: Sequence[str], encrypted: bool
 ) -> dict[str, tuple[Target, list[str]]]:
     """The named components' targets (all by default); UsageError for names without a datastore."""
-    targets = stack_targets(stack, encrypted)
+    targets = stack_targets(stack, encrypted, config=not components or CONFIG_COMPONENT in components)
     if not components:
         return targets
     unknown = [c for c in components if c not in targets]
     if unknown:
-        known = ", ".join(sorted(targets))
+        known = ", ".join(sorted({*targets, CONFIG_COMPONENT}))
         raise UsageError(f"no datastore to back up for {', '.join(unknown)} (datastores: {known})")
     return {c: targets[c] for c in dict.fromkeys(components)}
 

@@ -101,6 +101,8 @@ def _backup_one(
     position = dict(info.position)
     if target.files:
         position["files"] = list(target.files)
+    if target.extra.get("images"):  # the config artifact on the compose runtime: what ran
+        position["images"] = target.extra["images"]
     return Artifact(
         component=component,
         kind=target.kind,

@@ -6,13 +6,10 @@ On the compose runtime the artifact's manifest entry also records the image each
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from seawall.backup.pipeline import Readable
-from seawall.backup.sources.base import Dump, DumpInfo, Target
+from seawall.backup.sources.base import Target
 from seawall.backup.sources.files import FilesDatastore
 from seawall.config import StackConfig
 from seawall.errors import DaemonUnavailable
@@ -62,31 +59,3 @@ class ConfigDatastore(FilesDatastore):
 
     kind = "config"
     extension = ".tar"
-
-    @contextmanager
-    def dump(self, target: Target, staging: Path) -> Iterator[Dump]:
-        """The files' tar; the images found when the target was planned go into the position."""
-        with super().dump(target, staging) as dump:
-            yield _WithImages(dump, target.extra.get("images") or {})
-
-
-class _WithImages:
-    """A files dump whose finished info also names the running images."""
-
-    def __init__(self, inner: Dump, images: dict[str, Any]) -> None:
-        self._inner = inner
-        self._images = images
-
-    @property
-    def stream(self) -> Readable:
-        return self._inner.stream
-
-    @property
-    def size_hint(self) -> int | None:
-        return self._inner.size_hint
-
-    def finish(self) -> DumpInfo:
-        info = self._inner.finish()
-        if self._images:
-            info.position["images"] = self._images
-        return info
