@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import subprocess
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from seawall.backup import create_backup, restore, verify_backup
+from seawall.backup.errors import BackupError
 from seawall.backup.sources import files
 from seawall.backup.sources._tarstream import TreeTap
 from seawall.backup.sources.base import Target
@@ -66,6 +68,51 @@ def test_the_tree_hash_of_the_tar_stream_equals_the_tree_on_disk(tmp_path: Path)
     assert "-rf" in names
     assert "pipe" not in names
     assert tree_fingerprint(Target(kind="files", path=out)) == recorded
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 511, 512, 513, 1536, 65_536])
+def test_the_tap_reads_the_same_tree_whatever_the_read_sizes(tmp_path: Path, chunk: int) -> None:
+    root = tmp_path / "tree"
+    root.mkdir()
+    awkward_tree(root)
+    target = Target(kind="files", path=root)
+    recorded, data = dump_fingerprint(target, tmp_path)
+    tap = TreeTap(io.BytesIO(data))
+    while tap.read(chunk):
+        pass
+    tap.check()
+    assert tap.tree.result() == recorded == tree_fingerprint(target)
+
+
+def test_a_fingerprint_recorded_before_the_method_key_is_reproduced_with_sha256(tmp_path: Path) -> None:
+    """Backups made with per-file sha256 (no ``method``) still verify: the old lines are rebuilt."""
+    root = tmp_path / "tree"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "a.txt").write_bytes(b"alpha\n")
+    (root / "b.bin").write_bytes(os.urandom(3000))
+    os.utime(root / "b.bin", (1_700_000_000.5, 1_700_000_000.5))
+    target = Target(kind="files", path=root)
+    lines = [f"d sub {(root / 'sub').stat().st_mode & 0o7777:o}"]
+    for rel in ("sub/a.txt", "b.bin"):
+        st = (root / rel).stat()
+        digest = hashlib.sha256((root / rel).read_bytes()).hexdigest()
+        lines.append(f"f {rel} {st.st_mode & 0o7777:o} {st.st_size} {int(st.st_mtime)} {digest}")
+    legacy = {
+        "entries": 3,
+        "bytes": 3006,
+        "tree_sha256": hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest(),
+    }
+    assert tree_fingerprint(target, like=legacy) == legacy
+    current = tree_fingerprint(target)
+    assert current["method"] == "tree-xxh128"
+    assert current["tree_sha256"] != legacy["tree_sha256"]
+    assert tree_fingerprint(target, like=current) == current
+
+
+def test_a_fingerprint_of_an_unknown_method_is_a_clear_error(tmp_path: Path) -> None:
+    target = Target(kind="files", path=tmp_path)
+    with pytest.raises(BackupError, match="unknown files fingerprint method 'tree-blake9'"):
+        tree_fingerprint(target, like={"method": "tree-blake9", "tree_sha256": ""})
 
 
 def test_gnu_tar_and_the_python_writer_record_the_same_fingerprint(

@@ -9,8 +9,8 @@ re-written in GNU format, which busybox's tar reads too.
 
 from __future__ import annotations
 
-import hashlib
 import tarfile
+from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import IO, Any, BinaryIO, cast
 
@@ -47,8 +47,8 @@ class _Sink:
 
 
 class _Hashing:
-    def __init__(self, inner: IO[bytes]) -> None:
-        self.inner, self.sha, self.count = inner, hashlib.sha256(), 0
+    def __init__(self, inner: IO[bytes], digest: Callable[[], Any]) -> None:
+        self.inner, self.sha, self.count = inner, digest(), 0
 
     def read(self, size: int = -1) -> bytes:
         data = self.inner.read(size)
@@ -76,7 +76,7 @@ def normalize(source: Any, out: BinaryIO | None, patterns: tuple[str, ...], tree
     devices are skipped as on the host. A hard link is kept as a link to its earlier member and
     counted as a file in the tree hash, as the host's walk sees it. ``tree`` is filled as it goes.
     """
-    files: dict[str, tuple[int, int, int, str]] = {}  # rel -> mode, size, mtime, sha256
+    files: dict[str, tuple[int, int, int, str]] = {}  # rel -> mode, size, mtime, digest
     pruned: list[str] = []
     sink = cast(BinaryIO, _Sink(out))
     try:
@@ -96,7 +96,7 @@ def normalize(source: Any, out: BinaryIO | None, patterns: tuple[str, ...], tree
                 if info.type == tarfile.REGTYPE:
                     data = src.extractfile(member)
                     assert data is not None
-                    hashing = _Hashing(data)
+                    hashing = _Hashing(data, tree.digest)
                     dst.addfile(info, cast(BinaryIO, hashing))
                     if hashing.count != info.size:
                         raise BackupError(

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
+
+import xxhash
 
 from seawall.backup.errors import BackupError
 
 BLOCK = 512
 _ZERO = bytes(BLOCK)
 
+# Each file's content digest. The tree hash over the sorted entry lines is sha256 either way; the
+# per-file digest only has to tell a restored file from the backed-up one (tampering with the
+# artifact is caught by its sha256), so it is XXH3-128, as rsync's --checksum uses: on 2 cores
+# sha256 of every byte cost more than a tenth of a backup's CPU. Fingerprints without a
+# ``method`` (before 0.x) used sha256 and are still reproduced for their backups.
+TREE_METHOD = "tree-xxh128"
+_LEGACY = "tree-sha256"
+_DIGESTS: dict[str, Callable[..., Any]] = {TREE_METHOD: xxhash.xxh3_128, _LEGACY: hashlib.sha256}
+
 
 def tree_line(kind: str, rel: str, mode: int = 0, size: int = 0, mtime: int = 0, digest: str = "") -> str:
-    """One tree hash entry: ``f path mode size mtime sha256``, ``d path mode``, ``l path -> target``."""
+    """One tree hash entry: ``f path mode size mtime digest``, ``d path mode``, ``l path -> target``."""
     if kind == "l":
         return f"l {rel} -> {digest}"
     if kind == "d":
@@ -23,14 +35,24 @@ def tree_line(kind: str, rel: str, mode: int = 0, size: int = 0, mtime: int = 0,
 class Tree:
     """Accumulates the tree hash from entry lines (sorted at the end, so walk order does not matter)."""
 
-    def __init__(self) -> None:
+    def __init__(self, method: str = TREE_METHOD) -> None:
+        if method not in _DIGESTS:
+            raise BackupError(f"unknown files fingerprint method {method!r}: made by a newer Seawall?")
+        self.method = method
+        self.digest = _DIGESTS[method]  # a new hasher of one file's content: update(), hexdigest()
         self.lines: list[str] = []
         self.bytes = 0
 
+    @classmethod
+    def like(cls, recorded: dict[str, Any] | None) -> Tree:
+        """An empty tree hashed the way ``recorded`` was (the current method when None)."""
+        return cls() if recorded is None else cls(str(recorded.get("method", _LEGACY)))
+
     def result(self) -> dict[str, Any]:
-        """Entry count, content bytes and the sha256 of the sorted entry lines."""
+        """Entry count, content bytes and the sha256 of the sorted entry lines (and the method)."""
         sha = hashlib.sha256("\n".join(sorted(self.lines)).encode()).hexdigest()
-        return {"entries": len(self.lines), "bytes": self.bytes, "tree_sha256": sha}
+        out = {"entries": len(self.lines), "bytes": self.bytes, "tree_sha256": sha}
+        return out if self.method == _LEGACY else {"method": self.method, **out}
 
 
 def _number(field: bytes) -> int:
@@ -43,17 +65,19 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-def _pax_records(data: bytes) -> dict[str, str]:
-    """``"%d %s=%s\\n"`` records of a PAX extended header."""
-    out: dict[str, str] = {}
-    pos = 0
-    while pos < len(data):
-        space = data.index(b" ", pos)
+def _pax_records(data: bytes) -> dict[bytes, bytes]:
+    """``"%d %s=%s\\n"`` records of a PAX extended header (a value may hold newlines: lengths decide)."""
+    out: dict[bytes, bytes] = {}
+    pos, end = 0, len(data)
+    while pos < end:
+        space = data.find(b" ", pos)
+        if space < 0:
+            break
         length = int(data[pos:space])
         if length <= 0:
             break
         key, _, value = data[space + 1 : pos + length - 1].partition(b"=")
-        out[_text(key)] = _text(value)
+        out[key] = value
         pos += length
     return out
 
@@ -61,21 +85,22 @@ def _pax_records(data: bytes) -> dict[str, str]:
 class TreeTap:
     """A reader that passes a POSIX (PAX) tar stream through and hashes it into a ``Tree``.
 
-    Each regular file's sha256 is taken of exactly the bytes in the archive, so the recorded
-    fingerprint describes the backup itself, with one read of every file (by tar).
+    Each regular file's digest is taken of exactly the bytes in the archive, so the recorded
+    fingerprint describes the backup itself, with one read of every file (by tar). This runs on
+    every byte of a files backup, so the header parsing is kept to what the tree hash needs.
     """
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, tree: Tree | None = None) -> None:
         self.inner = inner
-        self.tree = Tree()
+        self.tree = tree if tree is not None else Tree()
         self.ended = False
         self._buf = bytearray()
         self._want = BLOCK  # bytes to gather into _buf (a header, or a PAX header's data)
         self._pax_size = -1  # >= 0 while gathering a PAX header's data
-        self._pax: dict[str, str] = {}
+        self._pax: dict[bytes, bytes] = {}
         self._left = 0  # member data (plus padding) still to pass
         self._hash_left = 0  # of which file content to hash
-        self._sha: Any = None
+        self._hasher: Any = None
         self._member: tuple[str, int, int, int] | None = None
 
     def read(self, size: int = -1, /) -> bytes:
@@ -97,7 +122,7 @@ class TreeTap:
                 take = min(self._left, n - pos)
                 hashed = min(take, self._hash_left)
                 if hashed:
-                    self._sha.update(view[pos : pos + hashed])
+                    self._hasher.update(view[pos : pos + hashed])
                     self._hash_left -= hashed
                 pos += take
                 self._left -= take
@@ -125,46 +150,46 @@ class TreeTap:
             self._pax.update(_pax_records(block[: self._pax_size]))
             self._pax_size, self._want = -1, BLOCK
             return
-        if block == _ZERO:
+        kind = block[156]
+        if kind == 0 and block == _ZERO:
             self.ended = True
             return
-        kind, size = block[156:157], _number(block[124:136])
-        if kind in (b"x", b"g"):
-            self._pax_size = size
+        size = _number(block[124:136])
+        if kind in (0x78, 0x67):  # x, g
             self._want = (size + BLOCK - 1) // BLOCK * BLOCK
-            if kind == b"g":  # global: not about one member; parsed and dropped
-                self._pax_size = 0
+            self._pax_size = size if kind == 0x78 else 0  # global: not about one member, dropped
             if self._want == 0:
                 self._pax_size, self._want = -1, BLOCK
             return
         pax, self._pax = self._pax, {}
-        name = pax.get("path")
+        name = pax.get(b"path")
         if name is None:
-            raw, prefix = block[:100].split(b"\0", 1)[0], block[345:500].split(b"\0", 1)[0]
-            name = _text(prefix + b"/" + raw if prefix else raw)
-        rel = name.rstrip("/")
-        if "size" in pax:
-            size = int(pax["size"])
+            name = block[:100].partition(b"\0")[0]
+            if block[345] and block[257:263] == b"ustar\0":  # POSIX: a prefix field (GNU: times there)
+                name = block[345:500].partition(b"\0")[0] + b"/" + name
+        rel = _text(name).rstrip("/")
+        if b"size" in pax:
+            size = int(pax[b"size"])
         mode = _number(block[100:108]) & 0o7777
-        mtime = int(pax["mtime"].split(".", 1)[0]) if "mtime" in pax else _number(block[136:148])
-        if kind in (b"0", b"\0", b"7"):
+        mtime = int(pax[b"mtime"].partition(b".")[0]) if b"mtime" in pax else _number(block[136:148])
+        if kind in (0x30, 0, 0x37):  # regular files: "0", NUL (old tars), "7" (contiguous)
             self._member = (rel, mode, size, mtime)
-            self._sha = hashlib.sha256()
+            self._hasher = self.tree.digest()
             self._hash_left = size
             self._left = (size + BLOCK - 1) // BLOCK * BLOCK
             if not self._left:
                 self._member_done()
-        elif kind == b"5":
-            self.tree.lines.append(tree_line("d", rel, mode))
-        elif kind == b"2":
-            link = pax.get("linkpath") or _text(block[157:257].split(b"\0", 1)[0])
-            self.tree.lines.append(tree_line("l", rel, digest=link))
+        elif kind == 0x35:  # directory
+            self.tree.lines.append(f"d {rel} {mode:o}")
+        elif kind == 0x32:  # symlink
+            link = pax.get(b"linkpath") or block[157:257].partition(b"\0")[0]
+            self.tree.lines.append(f"l {rel} -> {_text(link)}")
         else:  # hard links, fifos (a file replaced while tar ran): not data, their bytes skipped
             self._left = (size + BLOCK - 1) // BLOCK * BLOCK
 
     def _member_done(self) -> None:
         if self._member is not None:
             rel, mode, size, mtime = self._member
-            self.tree.lines.append(tree_line("f", rel, mode, size, mtime, self._sha.hexdigest()))
+            self.tree.lines.append(f"f {rel} {mode:o} {size} {mtime} {self._hasher.hexdigest()}")
             self.tree.bytes += size
-        self._member, self._sha, self._hash_left = None, None, 0
+        self._member, self._hasher, self._hash_left = None, None, 0

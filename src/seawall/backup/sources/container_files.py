@@ -190,7 +190,7 @@ class ContainerFilesDatastore:
             return self.host.fingerprint(local, like)
         argv = self._exec(target, ["tar", "-c", "-f", "-", "-C", container_path(target), "."])
         with Proc(argv, stdin=subprocess.DEVNULL) as proc:
-            tree = normalize(proc.stdout, None, target.exclude, Tree())
+            tree = normalize(proc.stdout, None, target.exclude, Tree.like(like))
             proc.finish()
         return tree.result()
 

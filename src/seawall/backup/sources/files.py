@@ -5,7 +5,6 @@ from __future__ import annotations
 import fnmatch
 import functools
 import grp
-import hashlib
 import os
 import pwd
 import shutil
@@ -14,7 +13,7 @@ import subprocess
 import tarfile
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -77,8 +76,8 @@ def _entry(rel: str, st: os.stat_result, content: str = "", link: str = "") -> s
 
 
 class _HashingFile:
-    def __init__(self, inner: BinaryIO) -> None:
-        self.inner, self.sha = inner, hashlib.sha256()
+    def __init__(self, inner: BinaryIO, digest: Callable[[], Any]) -> None:
+        self.inner, self.sha = inner, digest()
 
     def read(self, size: int = -1) -> bytes:
         data = self.inner.read(size)
@@ -143,7 +142,7 @@ def _write_tar(target: Target, out: BinaryIO, tree: Tree) -> None:
             info = _tarinfo(rel, path, st)
             if stat.S_ISREG(st.st_mode):
                 with open(path, "rb") as f:
-                    hashing = _HashingFile(f)
+                    hashing = _HashingFile(f, tree.digest)
                     tar.addfile(info, cast(BinaryIO, hashing))
                 tree.lines.append(_entry(rel, st, hashing.sha.hexdigest()))
                 tree.bytes += st.st_size
@@ -153,13 +152,13 @@ def _write_tar(target: Target, out: BinaryIO, tree: Tree) -> None:
             # sockets, fifos and devices are not data: skipped on purpose
 
 
-def tree_fingerprint(target: Target) -> dict[str, Any]:
-    """The tree hash of a directory (or of the listed files) as it is on disk."""
-    tree = Tree()
+def tree_fingerprint(target: Target, like: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The tree hash of a directory (or of the listed files) as it is on disk, made as ``like`` was."""
+    tree = Tree.like(like)
     for rel, path in entries(target):
         st = path.lstat()
         if stat.S_ISREG(st.st_mode):
-            sha = hashlib.sha256()
+            sha = tree.digest()
             with open(path, "rb") as f:
                 while chunk := f.read(CHUNK):
                     sha.update(chunk)
@@ -383,7 +382,7 @@ class FilesDatastore:
         assert target.path is not None
         if not target.path.is_dir():
             raise BackupError(f"directory {target.path} does not exist")
-        return tree_fingerprint(target)
+        return tree_fingerprint(target, like)
 
     def is_empty(self, target: Target) -> bool:
         """Missing, or nothing but excluded paths."""
