@@ -147,6 +147,27 @@ def test_rows_are_hashed_by_record_and_tables_with_unhashable_types_by_text(
     assert verify_backup(stack, backup.id, deep=True).ok
 
 
+def test_the_row_hash_equals_the_whole_row_hash_that_earlier_backups_recorded(databases: list[str]) -> None:
+    """ROW(live columns) is hashed as the whole-row reference was: recorded fingerprints still compare."""
+    url = new_db(
+        databases,
+        'CREATE TABLE "Odd Name" (a int, "b c" text, d jsonb, e numeric, f timestamptz,'
+        " g int GENERATED ALWAYS AS (a * 2) STORED);"
+        'INSERT INTO "Odd Name" (a, "b c", d, e, f) SELECT g, CASE WHEN g % 3 = 0 THEN NULL'
+        " ELSE 'v' || g END, jsonb_build_object('g', g), g / 7.0, now() - g * interval '1 hour'"
+        " FROM generate_series(1, 300) g;"
+        'ALTER TABLE "Odd Name" DROP COLUMN e;'
+        "CREATE TABLE empty_shape (); INSERT INTO empty_shape DEFAULT VALUES;",
+    )
+    with psycopg.connect(url) as conn:
+        tables = fingerprint_conn(conn)["tables"]
+        for key, table in (("public.Odd Name", '"Odd Name"'), ("public.empty_shape", "empty_shape")):
+            whole = conn.execute(f"SELECT sum(hash_record_extended(t, 0)) FROM {table} t".encode()).fetchone()
+            assert whole is not None
+            assert tables[key] == {"rows": tables[key]["rows"], "hash": str(whole[0]), "via": "record"}
+    assert tables["public.Odd Name"]["rows"] == 300
+
+
 def test_a_changed_row_changes_the_fingerprint_and_old_md5_fingerprints_still_compare(
     databases: list[str],
 ) -> None:

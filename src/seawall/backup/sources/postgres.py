@@ -137,6 +137,10 @@ class PostgresDatastore:
         prints: _Fingerprint | None = None
         try:
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            # The fingerprint scans a live server beside the dump: in one process, so it never takes
+            # the application's parallel workers. With them it cost 2.2 CPU-s instead of 2.0 and
+            # slowed the dump's own backend (a 1.1 GB one-job backup: 1.23x pg_dump|zstd, not 1.09x).
+            conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
             row = conn.execute(
                 "SELECT pg_export_snapshot(), current_setting('server_version_num')::int,"
                 " current_setting('server_version'), pg_database_size(current_database()),"
