@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import statistics
 import subprocess
 import tempfile
@@ -51,6 +52,12 @@ def make_tree(root: Path, small: int, large: int, large_mb: int) -> int:
     return total
 
 
+def cpu_seconds() -> float:
+    """User + system time of this process and its finished children (tar, zstd)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def timed(fn: object) -> float:
     start = time.perf_counter()
     fn()  # type: ignore[operator]
@@ -80,12 +87,16 @@ def main() -> None:
         (base / "seawall.yaml").write_text(yaml.safe_dump(doc))
         stack = load_stack(base / "seawall.yaml")
         ours, theirs, stored = [], [], 0
+        our_cpu, their_cpu = [], []
         for run in range(args.runs):
+            before = cpu_seconds()
             result = create_backup(stack, components=["files"])
+            our_cpu.append(cpu_seconds() - before)
             assert result.ok, result.failed
             ours.append(result.artifacts[0].duration)
             stored = result.artifacts[0].stored_bytes
             out = base / f"peer{run}.tar.zst"
+            before = cpu_seconds()
             theirs.append(
                 timed(
                     lambda out=out: subprocess.run(
@@ -93,6 +104,7 @@ def main() -> None:
                     )
                 )
             )
+            their_cpu.append(cpu_seconds() - before)
         a, b = statistics.median(ours), statistics.median(theirs)
         print(
             f"seawall backup create: median {a:.2f}s  {size / a / 1e6:.0f} MB/s  ratio {size / stored:.2f}x"
@@ -100,6 +112,10 @@ def main() -> None:
         peer_size = (base / "peer0.tar.zst").stat().st_size
         peer_rate = size / b / 1e6
         print(f"tar | zstd -3 -T2:     median {b:.2f}s  {peer_rate:.0f} MB/s  ratio {size / peer_size:.2f}x")
+        print(
+            f"CPU seconds (user + system, all processes): seawall {statistics.median(our_cpu):.2f},"
+            f" peer {statistics.median(their_cpu):.2f} (2 cores: CPU the peer does not spend is wall time)"
+        )
         verdict = "ok" if a / b <= TARGET else "OVER TARGET"
         print(f"wall-time ratio seawall/peer: {a / b:.3f} (target <= {TARGET}) {verdict}")
 

@@ -117,6 +117,7 @@ def fingerprint(url: str) -> float:
     """Wall time of the fingerprint alone, as the backup takes it (a repeatable-read snapshot)."""
     with psycopg.connect(url) as conn:
         conn.execute(b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        conn.execute(b"SET LOCAL max_parallel_workers_per_gather = 0")  # one process, as at backup
         return timed(lambda: fingerprint_conn(conn))
 
 
