@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import tarfile
 from collections.abc import Callable
@@ -22,6 +23,25 @@ MakeStack = Callable[..., StackConfig]
 
 def repo_dir(stack_root: Path) -> Path:
     return stack_root / "repo" / "shop"
+
+
+def test_the_progress_total_is_the_previous_backups_size_when_the_datastore_has_none(
+    make_stack: MakeStack,
+) -> None:
+    """A files tree is not stat'ed for a total: the first backup has none, the next ones the last size."""
+    stack = make_stack()
+    totals: dict[int, list[int | None]] = {1: [], 2: []}
+    first = create_backup(stack, ["files"], progress=lambda c, d, total: totals[1].append(total))
+    second = create_backup(stack, ["files"], progress=lambda c, d, total: totals[2].append(total))
+    assert first.ok
+    assert second.ok
+    assert set(totals[1]) == {None}
+    assert set(totals[2]) == {first.artifacts[0].raw_bytes}
+    (stack.root / "data" / "grown.bin").write_bytes(os.urandom(first.artifacts[0].raw_bytes))
+    totals[3] = []
+    assert create_backup(stack, ["files"], progress=lambda c, d, total: totals[3].append(total)).ok
+    assert totals[3][0] == second.artifacts[0].raw_bytes
+    assert totals[3][-1] is None  # outgrown: no total rather than a bar past 100 %
 
 
 def test_create_writes_one_artifact_per_datastore_and_the_manifest_last(make_stack: MakeStack) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from seawall import __version__, clock
 from seawall.backup._outcome import Outcome
-from seawall.backup._plan import Progress, encryption, no_progress, select_targets
+from seawall.backup._plan import Progress, encryption, find_backup, no_progress, select_targets
 from seawall.backup.catalog import Catalog
 from seawall.backup.crypto import seal
 from seawall.backup.errors import RepositoryUnwritable
@@ -60,6 +60,15 @@ class BackupResult(Outcome):
         }
 
 
+def _previous_size(repo: Repository, stack: str, component: str) -> int | None:
+    """The stream size of ``component`` in its newest backup (a progress total), or None."""
+    try:
+        artifact = find_backup(repo, stack, "latest", component).artifact(component)
+    except (SeawallError, OSError):  # no backup yet, a damaged manifest: no total, and no failure
+        return None
+    return artifact.raw_bytes if artifact is not None else None
+
+
 def _backup_one(
     repo: Repository,
     stack: str,
@@ -74,14 +83,21 @@ def _backup_one(
     name = f"{component}{ds.extension}{codec.suffix}"
     started = clock.monotonic()
     done = 0
+    previous = _previous_size(repo, stack, component)
     try:
         with repo.staging(stack) as staging, ds.dump(target, staging) as dump:
-            progress(component, 0, dump.size_hint)
+
+            def total() -> int | None:
+                # the datastore's own estimate, else the last backup's size; none once outgrown
+                hint = dump.size_hint or previous
+                return hint if hint is None or hint >= done else None
+
+            progress(component, 0, total())
 
             def on_bytes(n: int) -> None:
                 nonlocal done
                 done += n
-                progress(component, done, dump.size_hint)  # a hint may grow (a walk still going on)
+                progress(component, done, total())
 
             with repo.write_artifact(stack, backup_id, name) as out:
                 written = encode(dump.stream, out, codec, on_bytes)
