@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import shutil
@@ -10,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO
 
 from seawall.backup.errors import BackupError, BackupNotFound, ManifestCorrupt
 from seawall.backup.manifest import Manifest, is_backup_id
@@ -27,34 +26,6 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-class _WriteBehind:
-    """Starts writing an artifact to disk as it grows, and keeps it out of the page cache.
-
-    Every ``STEP`` bytes, ``POSIX_FADV_DONTNEED`` on what was written: the kernel begins the
-    write-back then (so the fsync at the end waits for the last step only, not for the whole
-    artifact) and drops those pages once they are clean, so a backup does not push the
-    application's hot data out of memory.
-    """
-
-    STEP = 8 << 20
-
-    def __init__(self, out: BinaryIO) -> None:
-        self.out, self.written, self.advised, self.previous = out, 0, 0, 0
-
-    def write(self, data: bytes) -> int:
-        n = self.out.write(data)
-        self.written += n
-        if self.written - self.advised >= self.STEP:
-            self.out.flush()
-            # from the step before: its pages, written back meanwhile, are clean and dropped now
-            with contextlib.suppress(OSError, AttributeError):  # advice only
-                os.posix_fadvise(
-                    self.out.fileno(), self.previous, self.written - self.previous, os.POSIX_FADV_DONTNEED
-                )
-            self.previous, self.advised = self.advised, self.written
-        return n
 
 
 class LocalRepository:
@@ -108,7 +79,7 @@ class LocalRepository:
         path = self._dir(stack, backup_id) / name
         with open(path, "xb") as out:
             try:
-                yield cast(BinaryIO, _WriteBehind(out))
+                yield out
                 out.flush()
                 os.fsync(out.fileno())
             except BaseException:
