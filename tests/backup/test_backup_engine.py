@@ -42,6 +42,11 @@ def test_the_progress_total_is_the_previous_backups_size_when_the_datastore_has_
     assert create_backup(stack, ["files"], progress=lambda c, d, total: totals[3].append(total)).ok
     assert totals[3][0] == second.artifacts[0].raw_bytes
     assert totals[3][-1] is None  # outgrown: no total rather than a bar past 100 %
+    newest = sorted(p for p in repo_dir(stack.root).iterdir() if (p / "manifest.json").exists())[-1]
+    (newest / "manifest.json").write_text("{not json")
+    totals[4] = []
+    assert create_backup(stack, ["files"], progress=lambda c, d, total: totals[4].append(total)).ok
+    assert totals[4][0] == second.artifacts[0].raw_bytes  # the damaged one is skipped, not fatal
 
 
 def test_create_writes_one_artifact_per_datastore_and_the_manifest_last(make_stack: MakeStack) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from seawall import __version__, clock
 from seawall.backup._outcome import Outcome
-from seawall.backup._plan import Progress, encryption, find_backup, no_progress, select_targets
+from seawall.backup._plan import Progress, encryption, no_progress, select_targets
 from seawall.backup.catalog import Catalog
 from seawall.backup.crypto import seal
 from seawall.backup.errors import RepositoryUnwritable
@@ -60,13 +60,19 @@ class BackupResult(Outcome):
         }
 
 
-def _previous_size(repo: Repository, stack: str, component: str) -> int | None:
-    """The stream size of ``component`` in its newest backup (a progress total), or None."""
-    try:
-        artifact = find_backup(repo, stack, "latest", component).artifact(component)
-    except (SeawallError, OSError):  # no backup yet, a damaged manifest: no total, and no failure
-        return None
-    return artifact.raw_bytes if artifact is not None else None
+def _previous_sizes(repo: Repository, stack: str, recent: int = 10) -> dict[str, int]:
+    """Per component, its stream size in the newest of the ``recent`` last backups holding it.
+
+    The progress totals of datastores that cannot estimate their own size. A manifest that
+    cannot be read is skipped: it costs a total, never the backup.
+    """
+    sizes: dict[str, int] = {}
+    with contextlib.suppress(SeawallError, OSError):
+        for backup_id in repo.backup_ids(stack)[-recent:]:  # oldest first: newer sizes overwrite
+            with contextlib.suppress(SeawallError, OSError):
+                manifest = repo.read_manifest(stack, backup_id)
+                sizes.update((a.component, a.raw_bytes) for a in manifest.artifacts)
+    return sizes
 
 
 def _backup_one(
@@ -78,12 +84,12 @@ def _backup_one(
     notes: list[str],
     codec: Codec,
     progress: Progress,
+    previous: int | None,
 ) -> Artifact | Failure:
     ds = datastore_for(target)
     name = f"{component}{ds.extension}{codec.suffix}"
     started = clock.monotonic()
     done = 0
-    previous = _previous_size(repo, stack, component)
     try:
         with repo.staging(stack) as staging, ds.dump(target, staging) as dump:
 
@@ -162,6 +168,7 @@ def run_backup(
         swept = repo.sweep_incomplete(stack.stack)
         if swept:
             notes.append(f"removed {len(swept)} incomplete backup(s) left by a dead writer")
+        previous = _previous_sizes(repo, stack.stack)
         repo.begin(stack.stack, backup_id)
         committed = False
         try:
@@ -169,7 +176,9 @@ def run_backup(
                 max_workers=settings.parallel, thread_name_prefix="seawall-backup"
             ) as pool:
                 futures = [
-                    pool.submit(_backup_one, repo, stack.stack, backup_id, c, t, n, codec, guarded)
+                    pool.submit(
+                        _backup_one, repo, stack.stack, backup_id, c, t, n, codec, guarded, previous.get(c)
+                    )
                     for c, (t, n) in targets.items()
                 ]
                 outcomes = [f.result() for f in futures]
