@@ -131,7 +131,7 @@ class TreeTap:
         """
         lines, hexdigest, n = self.tree.lines, self.tree.hexdigest, len(data)
         while n - pos >= 3 * BLOCK and data[pos + 156] == _PAX:
-            size = int(data[pos + 124 : pos + 136].partition(b"\0")[0] or b"0", 8)
+            size = _number(data[pos + 124 : pos + 136])
             if size > BLOCK:
                 break
             records = data[pos + BLOCK : pos + BLOCK + size]
@@ -141,20 +141,22 @@ class TreeTap:
             kind = data[header + 156]
             if kind != 0x30:
                 break
-            size = int(data[header + 124 : header + 136].partition(b"\0")[0] or b"0", 8)
+            size = _number(data[header + 124 : header + 136])
             start = header + BLOCK
             end = start + (size + BLOCK - 1) // BLOCK * BLOCK
             if end > n:
                 break
-            mtime = _number(data[header + 136 : header + 148])
             at = records.find(b" mtime=")
             if at >= 0:
                 mtime = int(records[at + 7 : records.index(b"\n", at)].partition(b".")[0])
+            else:
+                mtime = _number(data[header + 136 : header + 148])
             name = data[header : header + 100].partition(b"\0")[0]
             if data[header + 345] and data[header + 257 : header + 263] == b"ustar\0":
                 name = data[header + 345 : header + 500].partition(b"\0")[0] + b"/" + name
-            mode = int(data[header + 100 : header + 108].partition(b"\0")[0] or b"0", 8) & 0o7777
+            mode = _number(data[header + 100 : header + 108]) & 0o7777
             digest = hexdigest(view[start : start + size])
+            # tree_line("f", ...), inlined: this line runs once per file of the backup
             lines.append(f"f {_text(name).rstrip('/')} {mode:o} {size} {mtime} {digest}")
             self.tree.bytes += size
             pos = end
@@ -229,16 +231,16 @@ class TreeTap:
             if not self._left:
                 self._member_done()
         elif kind == 0x35:  # directory
-            self.tree.lines.append(f"d {rel} {mode:o}")
+            self.tree.lines.append(tree_line("d", rel, mode))
         elif kind == 0x32:  # symlink
             link = pax.get(b"linkpath") or block[157:257].partition(b"\0")[0]
-            self.tree.lines.append(f"l {rel} -> {_text(link)}")
+            self.tree.lines.append(tree_line("l", rel, digest=_text(link)))
         else:  # hard links, fifos (a file replaced while tar ran): not data, their bytes skipped
             self._left = (size + BLOCK - 1) // BLOCK * BLOCK
 
     def _member_done(self) -> None:
         if self._member is not None:
             rel, mode, size, mtime = self._member
-            self.tree.lines.append(f"f {rel} {mode:o} {size} {mtime} {self._hasher.hexdigest()}")
+            self.tree.lines.append(tree_line("f", rel, mode, size, mtime, self._hasher.hexdigest()))
             self.tree.bytes += size
         self._member, self._hasher, self._hash_left = None, None, 0
