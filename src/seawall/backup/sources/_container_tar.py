@@ -10,13 +10,12 @@ re-written in GNU format, which busybox's tar reads too.
 from __future__ import annotations
 
 import tarfile
-from collections.abc import Callable
 from pathlib import PurePosixPath
-from typing import IO, Any, BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 from seawall.backup.errors import BackupError
 from seawall.backup.pipeline import CHUNK
-from seawall.backup.sources._tarstream import Tree, tree_line
+from seawall.backup.sources._tarstream import HashingReader, Tree, tree_line
 from seawall.backup.sources.files import HostileMember, excluded
 
 _FILE = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE)
@@ -44,17 +43,6 @@ class _Sink:
 
     def tell(self) -> int:
         return self.offset
-
-
-class _Hashing:
-    def __init__(self, inner: IO[bytes], digest: Callable[[], Any]) -> None:
-        self.inner, self.sha, self.count = inner, digest(), 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.inner.read(size)
-        self.sha.update(data)
-        self.count += len(data)
-        return data
 
 
 def _copy_info(member: tarfile.TarInfo, rel: str) -> tarfile.TarInfo:
@@ -96,7 +84,7 @@ def normalize(source: Any, out: BinaryIO | None, patterns: tuple[str, ...], tree
                 if info.type == tarfile.REGTYPE:
                     data = src.extractfile(member)
                     assert data is not None
-                    hashing = _Hashing(data, tree.digest)
+                    hashing = HashingReader(data, tree.digest)
                     dst.addfile(info, cast(BinaryIO, hashing))
                     if hashing.count != info.size:
                         raise BackupError(

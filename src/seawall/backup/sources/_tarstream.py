@@ -61,6 +61,20 @@ class Tree:
         return out if self.method == _LEGACY else {"method": self.method, **out}
 
 
+class HashingReader:
+    """Passes ``read`` through, hashing (``digest``, a hasher factory) and counting what passed."""
+
+    def __init__(self, inner: Any, digest: Callable[[], Any]) -> None:
+        self.inner, self.sha, self.count = inner, digest(), 0
+
+    def read(self, size: int = -1) -> bytes:
+        """Read from ``inner``; the bytes are hashed and counted."""
+        data: bytes = self.inner.read(size)
+        self.sha.update(data)
+        self.count += len(data)
+        return data
+
+
 def _number(field: bytes) -> int:
     if field[0] & 0x80:  # GNU base-256 for values octal cannot hold
         return int.from_bytes(field[1:], "big")
@@ -96,9 +110,9 @@ class TreeTap:
     every byte of a files backup, so the header parsing is kept to what the tree hash needs.
     """
 
-    def __init__(self, inner: Any, tree: Tree | None = None) -> None:
+    def __init__(self, inner: Any) -> None:
         self.inner = inner
-        self.tree = tree if tree is not None else Tree()
+        self.tree = Tree()
         self.ended = False
         self._buf = bytearray()
         self._want = BLOCK  # bytes to gather into _buf (a header, or a PAX header's data)

@@ -13,7 +13,7 @@ import subprocess
 import tarfile
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -22,7 +22,7 @@ from typing import IO, Any, BinaryIO, cast
 from seawall.backup.errors import BackupError
 from seawall.backup.pipeline import CHUNK, produced
 from seawall.backup.procs import Proc, run_tool
-from seawall.backup.sources._tarstream import Tree, TreeTap, tree_line
+from seawall.backup.sources._tarstream import HashingReader, Tree, TreeTap, tree_line
 from seawall.backup.sources.base import Dump, DumpInfo, Target
 from seawall.errors import SeawallError
 
@@ -73,16 +73,6 @@ def _entry(rel: str, st: os.stat_result, content: str = "", link: str = "") -> s
     if stat.S_ISDIR(st.st_mode):
         return tree_line("d", rel, mode)
     return tree_line("f", rel, mode, st.st_size, int(st.st_mtime), content)
-
-
-class _HashingFile:
-    def __init__(self, inner: BinaryIO, digest: Callable[[], Any]) -> None:
-        self.inner, self.sha = inner, digest()
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.inner.read(size)
-        self.sha.update(data)
-        return data
 
 
 @functools.lru_cache(maxsize=256)
@@ -142,7 +132,7 @@ def _write_tar(target: Target, out: BinaryIO, tree: Tree) -> None:
             info = _tarinfo(rel, path, st)
             if stat.S_ISREG(st.st_mode):
                 with open(path, "rb") as f:
-                    hashing = _HashingFile(f, tree.digest)
+                    hashing = HashingReader(f, tree.digest)
                     tar.addfile(info, cast(BinaryIO, hashing))
                 tree.lines.append(_entry(rel, st, hashing.sha.hexdigest()))
                 tree.bytes += st.st_size
