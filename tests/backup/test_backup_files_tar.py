@@ -70,7 +70,7 @@ def test_the_tree_hash_of_the_tar_stream_equals_the_tree_on_disk(tmp_path: Path)
     assert tree_fingerprint(Target(kind="files", path=out)) == recorded
 
 
-@pytest.mark.parametrize("chunk", [1, 7, 511, 512, 513, 1536, 65_536])
+@pytest.mark.parametrize("chunk", [1, 7, 511, 512, 513, 1536, 65_536, 1 << 20])
 def test_the_tap_reads_the_same_tree_whatever_the_read_sizes(tmp_path: Path, chunk: int) -> None:
     root = tmp_path / "tree"
     root.mkdir()
@@ -168,3 +168,21 @@ def test_files_round_trip_through_gnu_tar_with_deep_verify(make_stack: MakeStack
     assert (copy / "more" / "exec.sh").stat().st_mode & 0o7777 == 0o4755
     assert os.readlink(copy / "more" / "dangling") == "does/not/exist"
     assert not (copy / "cache.tmp").exists()  # excluded
+
+
+@pytest.mark.parametrize("gnu_tar", [True, False])
+def test_mtimes_are_kept_to_the_second_with_no_pax_header_per_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gnu_tar: bool
+) -> None:
+    """A sub-second mtime would cost each file a 1 KiB PAX header; tar's own format keeps seconds."""
+    root = tmp_path / "tree"
+    root.mkdir()
+    (root / "a.txt").write_text("alpha")
+    os.utime(root / "a.txt", (1_700_000_000.75, 1_700_000_000.75))
+    if not gnu_tar:
+        monkeypatch.setattr(files, "gnu_tar_version", lambda: "")
+    _, data = dump_fingerprint(Target(kind="files", path=root), tmp_path)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+        member = tar.getmember("a.txt")
+    assert member.pax_headers == {}
+    assert member.mtime == 1_700_000_000

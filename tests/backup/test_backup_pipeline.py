@@ -7,6 +7,7 @@ import io
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pyrage  # type: ignore[import-untyped]
@@ -92,3 +93,41 @@ def test_a_reader_error_surfaces_as_itself_through_age() -> None:
     recipient = pyrage.x25519.Identity.generate().to_public()
     with pytest.raises(OSError, match="Input/output error"):
         encode(Broken(), io.BytesIO(), Codec("zstd", 3, 1, (recipient,)), lambda n: None)
+
+
+class _FullDisk(io.BytesIO):
+    """A file that takes ``room`` bytes, then fails as a full disk does."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+
+    def write(self, data: object) -> int:
+        if self.tell() + len(data) > self.room:  # type: ignore[arg-type]
+            raise OSError(28, "No space left on device")
+        return super().write(data)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("recipients", [(), (pyrage.x25519.Identity.generate().to_public(),)])
+def test_a_write_that_fails_mid_stream_surfaces_as_itself_and_leaves_no_writer(
+    recipients: tuple[object, ...],
+) -> None:
+    """Writes run behind the compressor, in a thread: its error still reaches the caller, once."""
+    before = threading.active_count()
+    data = os.urandom(8 << 20)  # incompressible: many chunks reach the disk before it fills
+    with pytest.raises(OSError, match="No space left on device"):
+        encode(io.BytesIO(data), _FullDisk(3 << 20), Codec("zstd", 1, 1, recipients), lambda n: None)
+    assert threading.active_count() == before
+
+
+def test_a_source_that_fails_while_writes_are_behind_surfaces_as_itself() -> None:
+    class Failing(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            if self.tell() >= 4 << 20:
+                raise OSError(5, "Input/output error")
+            return super().read(size)
+
+    before = threading.active_count()
+    with pytest.raises(OSError, match="Input/output error"):
+        encode(Failing(os.urandom(8 << 20)), io.BytesIO(), Codec("zstd", 1, 1), lambda n: None)
+    assert threading.active_count() == before

@@ -48,7 +48,7 @@ class _Sink:
 def _copy_info(member: tarfile.TarInfo, rel: str) -> tarfile.TarInfo:
     info = tarfile.TarInfo(rel)
     info.mode, info.uid, info.gid = member.mode & 0o7777, member.uid, member.gid
-    info.uname, info.gname, info.mtime = member.uname, member.gname, member.mtime
+    info.uname, info.gname, info.mtime = member.uname, member.gname, int(member.mtime)  # as on the host
     info.type = tarfile.REGTYPE if member.type in _FILE else member.type
     if member.issym() or member.islnk():
         info.linkname = relative(member.linkname) if member.islnk() else member.linkname

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -98,32 +98,43 @@ def fingerprint_parallel(
     connect: Callable[[], psycopg.Connection[tuple[Any, ...]]],
     like: dict[str, Any] | None = None,
     workers: int = 2,
+    known: Mapping[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """``fingerprint_conn`` with the tables shared among ``workers`` connections, one snapshot for all.
 
     The scans are the server's work, so on an otherwise idle server (a restored or scratch database)
     two connections take about half the time. Every connection reads the first one's exported
     snapshot, so the result is the same consistent picture one connection would have seen.
+    ``known``: tables already fingerprinted (by ``EarlyPrints``, as ``like`` computes them), taken
+    as they are when the table still exists.
     """
+    known = known or {}
     with connect() as lead:
         lead.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         snapshot = str(lead.execute("SELECT pg_export_snapshot()").fetchone()[0])  # type: ignore[index]
         sized = [(str(schema), str(name), int(size)) for schema, name, size in lead.execute(_SIZED)]
+        found = {
+            f"{schema}.{name}": known[f"{schema}.{name}"]
+            for schema, name, _ in sized
+            if f"{schema}.{name}" in known
+        }
+        sized = [table for table in sized if f"{table[0]}.{table[1]}" not in found]
         shares = _shares(sized, max(1, workers))
         if len(shares) <= 1:
-            return fingerprint_conn(lead, like, [(s, n) for s, n, _ in sized])
+            parts = [fingerprint_conn(lead, like, [(s, n) for s, n, _ in sized])]
+        else:
 
-        def scan(share: list[tuple[str, str]]) -> dict[str, Any]:
-            with connect() as conn:
-                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
-                return fingerprint_conn(conn, like, share)
+            def scan(share: list[tuple[str, str]]) -> dict[str, Any]:
+                with connect() as conn:
+                    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+                    return fingerprint_conn(conn, like, share)
 
-        # the lead keeps its transaction (and so the snapshot) open until every helper has its own
-        with ThreadPoolExecutor(len(shares) - 1, thread_name_prefix="seawall-pg-fingerprint") as pool:
-            others = [pool.submit(scan, share) for share in shares[1:]]
-            parts = [fingerprint_conn(lead, like, shares[0]), *(f.result() for f in others)]
-    tables = {key: table for part in parts for key, table in part["tables"].items()}
+            # the lead keeps its transaction (and so the snapshot) open until every helper has its own
+            with ThreadPoolExecutor(len(shares) - 1, thread_name_prefix="seawall-pg-fingerprint") as pool:
+                others = [pool.submit(scan, share) for share in shares[1:]]
+                parts = [fingerprint_conn(lead, like, shares[0]), *(f.result() for f in others)]
+    tables = {key: table for part in parts for key, table in part["tables"].items()} | found
     return {**parts[0], "tables": dict(sorted(tables.items()))}
 
 

@@ -46,6 +46,7 @@ from seawall.backup.sources.pg_directory import (
     write_meta,
 )
 from seawall.backup.sources.pg_directory import FORMAT as DIRECTORY
+from seawall.backup.sources.pg_early_prints import EarlyPrints
 from seawall.backup.sources.pg_fingerprint import fingerprint_conn, fingerprint_parallel
 from seawall.probes.redact import secrets_of
 
@@ -109,6 +110,11 @@ def jobs_of(target: Target) -> int:
 
 class PostgresDatastore:
     """One database per datastore; the dump and the fingerprint read the same exported snapshot."""
+
+    def __init__(self) -> None:
+        # tables a parallel restore fingerprinted while pg_restore still ran, by target URL: taken
+        # (and dropped) by the ``fingerprint`` that follows the restore; a new restore clears them
+        self._early: dict[str, EarlyPrints] = {}
 
     kind = "postgres"
     extension = ".pgdump"
@@ -223,6 +229,7 @@ class PostgresDatastore:
         one transaction; a directory-format tar is unpacked under ``staging`` and restored with jobs.
         """
         assert target.url is not None
+        self._early.pop(target.url, None)
         try:
             self._recreate(target.url)
             with connect(target.url) as conn:
@@ -250,10 +257,14 @@ class PostgresDatastore:
             recorded = unpack(Rest(head, stream), directory)
             jobs = jobs_of(target) if jobs_of(target) > 1 else recorded or 1
             argv += ["--format=directory", f"--jobs={jobs}", str(directory)]
-            with Proc(
-                argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, secrets=secret
-            ) as proc:
+            with (
+                Proc(
+                    argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, secrets=secret
+                ) as proc,
+                EarlyPrints(target.url, jobs) as early,
+            ):
                 proc.finish()
+        self._early[target.url] = early
         notes.append(
             f"restored with {jobs} parallel jobs, not in one transaction (pg_restore cannot combine"
             " --single-transaction with --jobs): a restore that fails midway leaves a partial database"
@@ -281,7 +292,10 @@ class PostgresDatastore:
         url = target.url
         try:
             # a restored or scratch database is idle: its tables are scanned on parallel connections
-            return fingerprint_parallel(lambda: connect(url), like, max(2, int(target.extra.get("jobs", 1))))
+            early = self._early.pop(url, None)
+            known = early.usable(like) if early is not None else None
+            workers = max(2, int(target.extra.get("jobs", 1)))
+            return fingerprint_parallel(lambda: connect(url), like, workers, known)
         except psycopg.Error as exc:
             raise pg_error(exc, url, "fingerprint failed") from exc
 
