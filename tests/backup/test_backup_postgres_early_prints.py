@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from _helpers import PG_SERVER
+from _helpers import new_pg_database, pg_databases
 from seawall.backup.sources.base import Target
 from seawall.backup.sources.pg_early_prints import POLL, EarlyPrints
 from seawall.backup.sources.pg_fingerprint import fingerprint_conn, fingerprint_parallel
@@ -24,14 +23,8 @@ ROWS = 2000
 @pytest.fixture
 def db() -> Iterator[str]:
     """A database of this test's own (the monitor looks at every table of it), dropped afterwards."""
-    name = f"seawall_test_{secrets.token_hex(6)}"
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}".encode())
-    try:
-        yield f"{PG_SERVER}/{name}"
-    finally:
-        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
+    with pg_databases() as names:
+        yield new_pg_database(names, "SELECT 1")
 
 
 def wait_for(condition: Any, seconds: float = 5.0) -> None:

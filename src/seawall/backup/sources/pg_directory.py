@@ -3,8 +3,8 @@
 A directory dump cannot stream (pg_dump writes one file per table from several workers), so it goes
 to a private directory under the staging directory the engine passes, then GNU tar streams that
 directory through the normal pipeline. A restore unpacks the tar there (every member checked, as a
-files restore does) and runs ``pg_restore --jobs`` on it. The default format (custom) never comes
-here: it streams without a temporary file.
+files restore does) while ``pg_restore --jobs`` already reads it (``pg_unpack``). The default format
+(custom) never comes here: it streams without a temporary file.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from typing import IO, BinaryIO
 from seawall.backup.errors import BackupError
 from seawall.backup.pipeline import CHUNK
 from seawall.backup.procs import Proc, find_tool
-from seawall.backup.sources.files import extract
 from seawall.config.units import format_size
 
 FORMAT = "pg_dump-directory"
@@ -52,32 +51,44 @@ def private_dir(staging: Path, name: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def data_files(directory: Path) -> list[str]:
+    """pg_dump's files other than ``toc.dat``, largest first: the order pg_restore's workers take them
+    (its ready list is sorted by size), so a restore can feed them as they are unpacked."""
+    sized = [(e.stat().st_size, e.name) for e in os.scandir(directory) if e.is_file()]
+    return [name for _, name in sorted(sized, key=lambda f: (-f[0], f[1])) if name not in (META, "toc.dat")]
+
+
 def write_meta(directory: Path, jobs: int) -> None:
-    """What a restore needs that pg_dump does not record: the job count of the dump."""
-    (directory / META).write_text(json.dumps({"format": FORMAT, "jobs": jobs}) + "\n")
+    """What a restore needs that pg_dump does not record: the job count, and the data files in the
+    order the tar carries them (``pg_unpack``)."""
+    meta = {"format": FORMAT, "jobs": jobs, "files": data_files(directory)}
+    (directory / META).write_text(json.dumps(meta) + "\n")
 
 
-def read_jobs(directory: Path) -> int | None:
-    """The job count recorded by ``write_meta`` (None if absent or unreadable)."""
+def read_jobs(path: Path) -> int | None:
+    """The job count recorded by ``write_meta`` in ``path`` (None if absent or unreadable)."""
     try:
-        jobs = json.loads((directory / META).read_text()).get("jobs")
+        jobs = json.loads(path.read_text()).get("jobs")
     except (OSError, ValueError, AttributeError):
         return None
     return jobs if isinstance(jobs, int) and jobs >= 1 else None
 
 
 def tar_proc(directory: Path) -> Proc:
-    """GNU tar writing ``directory`` (names sorted, so archives of equal dumps are equal) to stdout."""
+    """GNU tar writing ``directory`` to stdout: the file list, ``toc.dat``, then the data largest first
+    (so archives of equal dumps are equal, and a restore starts pg_restore before the data is out)."""
+    names = [META, "toc.dat", *json.loads((directory / META).read_text())["files"]]
     argv = [
         find_tool("tar"),
         "--create",
         "--file=-",
         "--format=posix",
         "--blocking-factor=128",  # 64 KiB writes into the pipe
-        "--pax-option=delete=atime,delete=ctime",
-        "--sort=name",
+        "--pax-option=delete=atime,delete=ctime,delete=mtime",  # the dump's own times: not data
+        "--no-recursion",
         f"--directory={directory}",
-        ".",
+        "--",  # pg_dump's names never start with "-"; this says so to tar anyway
+        *names,
     ]
     return Proc(argv, stdin=subprocess.DEVNULL)
 
@@ -153,27 +164,17 @@ def feed(rest: Rest, sink: IO[bytes], errors: list[BaseException]) -> threading.
     return thread
 
 
-def unpack(rest: Rest, directory: Path) -> int | None:
-    """Extract a directory-format artifact; returns its recorded job count."""
-    try:
-        extract(rest, directory)  # type: ignore[arg-type]  # tarfile's stream mode only calls read()
-    except OSError as exc:
-        raise BackupError(f"cannot unpack the dump into {directory}: {exc.strerror or exc}") from exc
-    if not (directory / "toc.dat").is_file():
-        raise BackupError("the artifact is not a pg_dump directory (no toc.dat in it)")
-    return read_jobs(directory)
-
-
 __all__ = [
     "CUSTOM_MAGIC",
     "FORMAT",
     "Rest",
     "check_space",
+    "data_files",
     "feed",
     "private_dir",
     "read_head",
+    "read_jobs",
     "tar_proc",
     "tree_size",
-    "unpack",
     "write_meta",
 ]

@@ -42,12 +42,12 @@ from seawall.backup.sources.pg_directory import (
     read_head,
     tar_proc,
     tree_size,
-    unpack,
     write_meta,
 )
 from seawall.backup.sources.pg_directory import FORMAT as DIRECTORY
 from seawall.backup.sources.pg_early_prints import EarlyPrints
 from seawall.backup.sources.pg_fingerprint import fingerprint_conn, fingerprint_parallel
+from seawall.backup.sources.pg_unpack import Unpacking
 from seawall.probes.redact import secrets_of
 
 LOCK_WAIT_TIMEOUT = "30s"
@@ -254,22 +254,55 @@ class PostgresDatastore:
             self._restore_custom([*argv, "--single-transaction"], env, secret, Rest(head, stream))
             return notes
         with private_dir(staging, "pg_restore") as directory:
-            recorded = unpack(Rest(head, stream), directory)
-            jobs = jobs_of(target) if jobs_of(target) > 1 else recorded or 1
-            argv += ["--format=directory", f"--jobs={jobs}", str(directory)]
-            with (
-                Proc(
-                    argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, secrets=secret
-                ) as proc,
-                EarlyPrints(target.url, jobs) as early,
-            ):
-                proc.finish()
-        self._early[target.url] = early
+            unpack = Unpacking(Rest(head, stream), directory)
+            try:
+                unpack.open()
+                jobs = jobs_of(target) if jobs_of(target) > 1 else unpack.jobs or 1
+                argv += ["--format=directory", f"--jobs={jobs}", str(directory)]
+                unpack.take(jobs)  # the files pg_restore's first workers open; the rest while it runs
+                overtaken = not self._run_directory(argv, env, secret, target.url, jobs, unpack)
+            finally:
+                unpack.close()
+            if overtaken:
+                self._recreate(target.url)
+                self._run_directory(argv, env, secret, target.url, jobs, unpack)
+                notes.append("pg_restore got ahead of the unpacking: restored again once the dump was out")
         notes.append(
             f"restored with {jobs} parallel jobs, not in one transaction (pg_restore cannot combine"
             " --single-transaction with --jobs): a restore that fails midway leaves a partial database"
         )
         return notes
+
+    def _run_directory(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        secret: tuple[str, ...],
+        url: str,
+        jobs: int,
+        unpack: Unpacking,
+    ) -> bool:
+        """pg_restore on the directory while ``unpack`` writes its remaining files; False when it failed
+        before they were all out (it may then have looked for one too early: the caller runs it again)."""
+        pending = bool(unpack.files)
+        with (
+            Proc(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, secrets=secret) as proc,
+            EarlyPrints(url, jobs) as early,
+        ):
+            try:
+                unpack.take()
+            except BaseException:
+                proc.kill()  # a damaged artifact: pg_restore must not finish on what came before
+                raise
+            ahead = pending and proc.popen.poll() is not None
+            try:
+                proc.finish()
+            except BackupError:
+                if ahead:
+                    return False
+                raise
+        self._early[url] = early
+        return True
 
     def _restore_custom(
         self, argv: list[str], env: dict[str, str], secret: tuple[str, ...], rest: Rest
