@@ -186,3 +186,24 @@ def test_mtimes_are_kept_to_the_second_with_no_pax_header_per_file(
         member = tar.getmember("a.txt")
     assert member.pax_headers == {}
     assert member.mtime == 1_700_000_000
+
+
+def test_only_the_tapped_tar_stream_writes_behind(
+    make_stack: MakeStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files tap shares its thread with the compressor's feed; other streams write in line."""
+    from seawall.backup import pipeline
+
+    made: list[object] = []
+    real = pipeline._WriteBehind
+
+    def counted(sink: Any) -> Any:
+        made.append(sink)
+        return real(sink)
+
+    monkeypatch.setattr(pipeline, "_WriteBehind", counted)
+    stack = make_stack()
+    assert create_backup(stack, components=["files"]).ok
+    assert len(made) == 1
+    assert create_backup(stack, components=["db"]).ok  # SQLite: a stream made elsewhere
+    assert len(made) == 1

@@ -21,10 +21,12 @@ from seawall.backup.procs import Proc
 DATA = os.urandom(300_000) + b"compressible " * 100_000
 
 
-def round_trip(codec: Codec, identities: list[object], data: bytes = DATA) -> tuple[bytes, bytes]:
+def round_trip(
+    codec: Codec, identities: list[object], data: bytes = DATA, behind: bool = False
+) -> tuple[bytes, bytes]:
     stored = io.BytesIO()
     seen: list[int] = []
-    written = encode(io.BytesIO(data), stored, codec, seen.append)
+    written = encode(io.BytesIO(data), stored, codec, seen.append, behind)
     assert written.raw_bytes == len(data) == sum(seen)
     assert written.stored_bytes == len(stored.getvalue())
     assert written.sha256 == hashlib.sha256(stored.getvalue()).hexdigest()
@@ -34,9 +36,10 @@ def round_trip(codec: Codec, identities: list[object], data: bytes = DATA) -> tu
     return stored.getvalue(), out.getvalue()
 
 
+@pytest.mark.parametrize("behind", [False, True])
 @pytest.mark.parametrize("compression", ["zstd", "none"])
-def test_plain_round_trip(compression: str) -> None:
-    stored, out = round_trip(Codec(compression, 3, 2), [])
+def test_plain_round_trip(compression: str, behind: bool) -> None:
+    stored, out = round_trip(Codec(compression, 3, 2), [], behind=behind)
     assert out == DATA
     assert (len(stored) < len(DATA)) == (compression == "zstd")
 
@@ -108,15 +111,16 @@ class _FullDisk(io.BytesIO):
         return super().write(data)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("behind", [True, False])
 @pytest.mark.parametrize("recipients", [(), (pyrage.x25519.Identity.generate().to_public(),)])
 def test_a_write_that_fails_mid_stream_surfaces_as_itself_and_leaves_no_writer(
-    recipients: tuple[object, ...],
+    recipients: tuple[object, ...], behind: bool
 ) -> None:
-    """Writes run behind the compressor, in a thread: its error still reaches the caller, once."""
+    """Writes in line or behind the compressor, in a thread: the error reaches the caller as itself."""
     before = threading.active_count()
     data = os.urandom(8 << 20)  # incompressible: many chunks reach the disk before it fills
     with pytest.raises(OSError, match="No space left on device"):
-        encode(io.BytesIO(data), _FullDisk(3 << 20), Codec("zstd", 1, 1, recipients), lambda n: None)
+        encode(io.BytesIO(data), _FullDisk(3 << 20), Codec("zstd", 1, 1, recipients), lambda n: None, behind)
     assert threading.active_count() == before
 
 
@@ -129,5 +133,5 @@ def test_a_source_that_fails_while_writes_are_behind_surfaces_as_itself() -> Non
 
     before = threading.active_count()
     with pytest.raises(OSError, match="Input/output error"):
-        encode(Failing(os.urandom(8 << 20)), io.BytesIO(), Codec("zstd", 1, 1), lambda n: None)
+        encode(Failing(os.urandom(8 << 20)), io.BytesIO(), Codec("zstd", 1, 1), lambda n: None, behind=True)
     assert threading.active_count() == before

@@ -106,7 +106,8 @@ def _backup_one(
                 progress(component, done, total())
 
             with repo.write_artifact(stack, backup_id, name) as out:
-                written = encode(dump.stream, out, codec, on_bytes)
+                # a dump whose stream this process parses as it passes (the files tree tap) says so
+                written = encode(dump.stream, out, codec, on_bytes, getattr(dump, "parsed_here", False))
                 info = dump.finish()  # every exit status, before the artifact is kept
     except (SeawallError, OSError) as exc:
         with contextlib.suppress(OSError):  # a disk gone read-only: abort() removes the directory anyway

@@ -222,6 +222,7 @@ class _GnuTarDump:
     tap: TreeTap
     names: _Names
     size_hint: int | None = None
+    parsed_here = True  # the tap's work shares a thread with the compressor's feed: writes go behind
 
     @property
     def stream(self) -> TreeTap:
