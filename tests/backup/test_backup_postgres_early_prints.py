@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,3 +129,38 @@ def test_a_parallel_restore_uses_early_prints_and_still_proves_the_data(db: str,
     assert set(ds._early[db].tables) <= {"public.big", "public.small"}
     assert ds.fingerprint(target, recorded) == recorded
     assert ds._early == {}  # taken by the fingerprint
+
+
+def test_a_failed_restore_does_not_wait_for_a_scan_to_end(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Leaving on an error (pg_restore failed, Ctrl-C) cancels the scan running in the monitor."""
+    from seawall.backup.sources import pg_early_prints
+
+    scanning = threading.Event()
+
+    def slow(conn: psycopg.Connection[Any], *_: Any) -> dict[str, Any]:
+        scanning.set()
+        conn.execute("SELECT pg_sleep(30)")
+        return {"tables": {}}
+
+    monkeypatch.setattr(pg_early_prints, "fingerprint_conn", slow)
+    with psycopg.connect(db, autocommit=True) as setup:
+        setup.execute("CREATE TABLE loaded (id int)")
+    loader = psycopg.connect(db)
+
+    def interrupted_restore() -> None:
+        with EarlyPrints(db, jobs=2):
+            with loader.cursor().copy("COPY loaded FROM STDIN") as copy:
+                copy.write_row((1,))
+                wait_for(lambda: copying(db))
+                time.sleep(3 * POLL)
+            loader.commit()
+            assert scanning.wait(5)
+            raise KeyboardInterrupt
+
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            interrupted_restore()
+    finally:
+        loader.close()
+    assert time.monotonic() - started < 10  # not the scan's 30 s

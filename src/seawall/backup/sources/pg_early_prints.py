@@ -21,6 +21,7 @@ fingerprinted afterwards, with every other table, exactly as before.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -49,20 +50,27 @@ class EarlyPrints:
         self.url, self.jobs = url, jobs
         self.tables: dict[str, dict[str, Any]] = {}
         self._stop = threading.Event()
+        self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
         self._thread = threading.Thread(target=self._run, name="seawall-pg-early-prints", daemon=True)
 
     def __enter__(self) -> EarlyPrints:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         self._stop.set()
+        conn = self._conn
+        if kind is not None and conn is not None:
+            # the restore failed or was interrupted: do not wait for a scan of a table to end
+            with contextlib.suppress(psycopg.Error):
+                conn.cancel()
         self._thread.join()
 
     def _run(self) -> None:
         # an optimisation only: whatever goes wrong here, the tables are fingerprinted afterwards
         try:
             with connect(self.url, autocommit=True) as conn:
+                self._conn = conn
                 if int(conn.execute("SHOW server_version_num").fetchone()[0]) < 140000:  # type: ignore[index]
                     return  # no pg_stat_progress_copy before PostgreSQL 14
                 conn.execute("SET lock_timeout = '20ms'")

@@ -111,13 +111,13 @@ def jobs_of(target: Target) -> int:
 class PostgresDatastore:
     """One database per datastore; the dump and the fingerprint read the same exported snapshot."""
 
+    kind = "postgres"
+    extension = ".pgdump"
+
     def __init__(self) -> None:
         # tables a parallel restore fingerprinted while pg_restore still ran, by target URL: taken
         # (and dropped) by the ``fingerprint`` that follows the restore; a new restore clears them
         self._early: dict[str, EarlyPrints] = {}
-
-    kind = "postgres"
-    extension = ".pgdump"
 
     def client(
         self, target: Target, name: str, server_major: int, stdin: bool = False, on_host: bool = False
@@ -264,7 +264,10 @@ class PostgresDatastore:
             finally:
                 unpack.close()
             if overtaken:
-                self._recreate(target.url)
+                try:
+                    self._recreate(target.url)
+                except psycopg.Error as exc:
+                    raise pg_error(exc, target.url, "restore failed") from exc
                 self._run_directory(argv, env, secret, target.url, jobs, unpack)
                 notes.append("pg_restore got ahead of the unpacking: restored again once the dump was out")
         notes.append(
