@@ -96,7 +96,12 @@ class DumpInfo:
 
 
 class Dump(Protocol):
-    """A running dump: read ``stream`` to its end, then ``finish`` checks every exit status."""
+    """A running dump: read ``stream`` to its end, then ``finish`` checks every exit status.
+
+    A dump may also set ``parsed_here = True`` when this process works on its stream as it passes
+    (the files datastore's tree tap): the artifact is then written behind the compressor, in a
+    thread of its own (``pipeline.encode``). Others leave it out.
+    """
 
     @property
     def stream(self) -> Readable:

@@ -58,11 +58,13 @@ def data_files(directory: Path) -> list[str]:
     return [name for _, name in sorted(sized, key=lambda f: (-f[0], f[1])) if name not in (META, "toc.dat")]
 
 
-def write_meta(directory: Path, jobs: int) -> None:
+def write_meta(directory: Path, jobs: int) -> list[str]:
     """What a restore needs that pg_dump does not record: the job count, and the data files in the
-    order the tar carries them (``pg_unpack``)."""
-    meta = {"format": FORMAT, "jobs": jobs, "files": data_files(directory)}
+    order the tar carries them (``pg_unpack``); returns those files."""
+    files = data_files(directory)
+    meta = {"format": FORMAT, "jobs": jobs, "files": files}
     (directory / META).write_text(json.dumps(meta) + "\n")
+    return files
 
 
 def read_jobs(path: Path) -> int | None:
@@ -74,10 +76,11 @@ def read_jobs(path: Path) -> int | None:
     return jobs if isinstance(jobs, int) and jobs >= 1 else None
 
 
-def tar_proc(directory: Path) -> Proc:
-    """GNU tar writing ``directory`` to stdout: the file list, ``toc.dat``, then the data largest first
-    (so archives of equal dumps are equal, and a restore starts pg_restore before the data is out)."""
-    names = [META, "toc.dat", *json.loads((directory / META).read_text())["files"]]
+def tar_proc(directory: Path, files: list[str]) -> Proc:
+    """GNU tar writing ``directory`` to stdout: the file list, ``toc.dat``, then ``files`` (the data,
+    largest first, as ``write_meta`` listed them), so archives of equal dumps are equal and a restore
+    starts pg_restore before the data is out."""
+    names = [META, "toc.dat", *files]
     argv = [
         find_tool("tar"),
         "--create",

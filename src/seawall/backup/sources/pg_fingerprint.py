@@ -113,12 +113,9 @@ def fingerprint_parallel(
         lead.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         snapshot = str(lead.execute("SELECT pg_export_snapshot()").fetchone()[0])  # type: ignore[index]
         sized = [(str(schema), str(name), int(size)) for schema, name, size in lead.execute(_SIZED)]
-        found = {
-            f"{schema}.{name}": known[f"{schema}.{name}"]
-            for schema, name, _ in sized
-            if f"{schema}.{name}" in known
-        }
-        sized = [table for table in sized if f"{table[0]}.{table[1]}" not in found]
+        keyed = {f"{schema}.{name}": (schema, name, size) for schema, name, size in sized}
+        found = {key: known[key] for key in keyed if key in known}
+        sized = [table for key, table in keyed.items() if key not in found]
         shares = _shares(sized, max(1, workers))
         if len(shares) <= 1:
             parts = [fingerprint_conn(lead, like, [(s, n) for s, n, _ in sized])]

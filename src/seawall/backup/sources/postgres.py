@@ -187,8 +187,8 @@ class PostgresDatastore:
                     argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, secrets=secret
                 ) as proc:
                     proc.finish()
-                write_meta(directory, jobs)
-                with tar_proc(directory) as tar:
+                files = write_meta(directory, jobs)
+                with tar_proc(directory, files) as tar:
                     yield _PgDump(tar, prints, info, tree_size(directory))
         except psycopg.Error as exc:
             raise pg_error(exc, target.url, "dump failed") from exc
