@@ -14,6 +14,7 @@ from typing import BinaryIO
 from seawall.backup.errors import BackupError, BackupNotFound, ManifestCorrupt
 from seawall.backup.manifest import Manifest, is_backup_id
 from seawall.backup.repository.lock import LockOwner, hold_lock
+from seawall.backup.repository.writeback import EarlyWriteback
 
 MANIFEST = "manifest.json"
 LOCK = "lock"
@@ -77,7 +78,7 @@ class LocalRepository:
     def write_artifact(self, stack: str, backup_id: str, name: str) -> Iterator[BinaryIO]:
         """Exclusive create; fsynced on success, removed on failure."""
         path = self._dir(stack, backup_id) / name
-        with open(path, "xb") as out:
+        with EarlyWriteback(path) as out:
             try:
                 yield out
                 out.flush()
