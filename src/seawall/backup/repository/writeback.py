@@ -12,7 +12,6 @@ written as before.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import io
 import os
 import sys
@@ -27,8 +26,8 @@ def _load() -> Callable[[int, int, int, int], int] | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        call = libc.sync_file_range
+        # the process's own symbols, libc's among them (find_library would run ldconfig at import)
+        call = ctypes.CDLL(None, use_errno=True).sync_file_range
     except (OSError, AttributeError):
         return None
     call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
