@@ -12,8 +12,10 @@ $(UV):
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check uv==0.13.9
 
+# install adds the runtime lock without removing anything (unlike install-dev's sync): `make demo` in a
+# development checkout keeps ruff and mypy; the runtime lock's pins are the dev lock's
 install: $(UV)
-	$(UV) pip sync --quiet --python $(BIN)/python requirements.lock
+	$(UV) pip install --quiet --python $(BIN)/python -r requirements.lock
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 
 install-dev: $(UV)
