@@ -60,7 +60,8 @@ help-cache: install-dev
 
 lock: $(UV)
 	$(UV) pip compile --quiet --python-version 3.11 pyproject.toml -o requirements.lock
-	$(UV) pip compile --quiet --python-version 3.11 pyproject.toml --extra dev -o requirements-dev.lock
+	# the runtime pins bind the dev lock too: `make install` adds the first to a venv synced to the second
+	$(UV) pip compile --quiet --python-version 3.11 pyproject.toml --extra dev -c requirements.lock -o requirements-dev.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
