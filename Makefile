@@ -58,9 +58,9 @@ bench: install-dev bench-deps services
 help-cache: install-dev
 	$(BIN)/python -m seawall.cli.helpcache
 
+# the runtime pins bind the dev lock too: `make install` adds the first to a venv synced to the second
 lock: $(UV)
 	$(UV) pip compile --quiet --python-version 3.11 pyproject.toml -o requirements.lock
-	# the runtime pins bind the dev lock too: `make install` adds the first to a venv synced to the second
 	$(UV) pip compile --quiet --python-version 3.11 pyproject.toml --extra dev -c requirements.lock -o requirements-dev.lock
 
 clean:
