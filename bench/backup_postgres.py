@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import secrets
 import shutil
 import statistics
@@ -109,6 +110,13 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
+def machine_cpu() -> float:
+    """CPU seconds the whole machine has spent busy: the server's backends are nobody's children here."""
+    with open("/proc/stat") as stat:
+        ticks = [int(field) for field in stat.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+
+
 def shell(cmd: str) -> None:
     subprocess.run(cmd, shell=True, check=True, executable="/bin/bash")
 
@@ -160,6 +168,7 @@ class Figures:
     def __init__(self) -> None:
         self.times: dict[str, list[float]] = {}
         self.sizes: dict[str, tuple[int, int]] = {}  # name -> (dump stream bytes, stored bytes)
+        self.cpu: dict[str, list[float]] = {}  # name -> busy CPU seconds of the whole machine per run
 
     def add(self, key: str, seconds: float) -> None:
         self.times.setdefault(key, []).append(seconds)
@@ -189,7 +198,9 @@ def measure_backups(fig: Figures, base: Path, name: str, stacks: dict[str, Stack
     ids = {}
     plain_raw = base / "plain.dump"  # the uncompressed custom-format stream: the others' raw size
     for key, stack in stacks.items():
+        before = machine_cpu()
         result = create_backup(stack, components=["db"])
+        fig.cpu.setdefault(key, []).append(machine_cpu() - before)
         assert result.ok, result.failed
         art = result.artifacts[0]
         fig.add(f"ours_{key}", art.duration)
@@ -197,7 +208,9 @@ def measure_backups(fig: Figures, base: Path, name: str, stacks: dict[str, Stack
         ids[key] = result.id
     peer = base / "peer.dump.zst"
     dump = f"set -o pipefail; {PG} pg_dump -Fc -Z0 {name} | zstd -q -3 -T2 -o {peer}"
+    before = machine_cpu()
     fig.add("zstd", timed(functools.partial(shell, dump)))
+    fig.cpu.setdefault("zstd", []).append(machine_cpu() - before)
     fig.sizes["zstd"] = (size_of(plain_raw), size_of(peer))
     peer.unlink()
     plain = base / "plain-gzip.dump"
@@ -290,6 +303,11 @@ def report(fig: Figures, jobs: int) -> None:
     rate = raw / 1e6 / p
     print(
         f"pipeline alone, 1 job, no fingerprint {p:.2f}s {rate:4.0f} MB/s | ratio {p / b:.3f} to pg_dump|zstd"
+    )
+    ours_cpu, peer_cpu = statistics.median(fig.cpu["one"]), statistics.median(fig.cpu["zstd"])
+    print(
+        f"CPU seconds of the whole machine, backup 1 job: seawall {ours_cpu:.2f}, pg_dump|zstd {peer_cpu:.2f}"
+        " (server backends included; on 2 cores a saturated run's wall time follows these)"
     )
     print(
         f"fingerprint alone: {fp:.2f}s on the source, {rfp:.2f}s on the restored database"
