@@ -114,7 +114,9 @@ def machine_cpu() -> float:
     """CPU seconds the whole machine has spent busy: the server's backends are nobody's children here."""
     with open("/proc/stat") as stat:
         ticks = [int(field) for field in stat.readline().split()[1:]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+    # user, nice, system, irq, softirq: not idle, iowait, the hypervisor's steal, nor guest time
+    # (which user and nice already hold)
+    return (sum(ticks[:3]) + ticks[5] + ticks[6]) / os.sysconf("SC_CLK_TCK")
 
 
 def shell(cmd: str) -> None:
