@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from seawall.backup.errors import BackupError
 from seawall.backup.pipeline import CHUNK
@@ -67,12 +67,18 @@ def write_meta(directory: Path, jobs: int) -> list[str]:
     return files
 
 
-def read_jobs(path: Path) -> int | None:
-    """The job count recorded by ``write_meta`` in ``path`` (None if absent or unreadable)."""
+def read_meta(path: Path) -> dict[str, Any]:
+    """What ``write_meta`` recorded in ``path`` (empty if absent or unreadable)."""
     try:
-        jobs = json.loads(path.read_text()).get("jobs")
-    except (OSError, ValueError, AttributeError):
-        return None
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def recorded_jobs(meta: dict[str, Any]) -> int | None:
+    """The job count in ``read_meta``'s result (None if it holds none that makes sense)."""
+    jobs = meta.get("jobs")
     return jobs if isinstance(jobs, int) and jobs >= 1 else None
 
 
@@ -176,7 +182,8 @@ __all__ = [
     "feed",
     "private_dir",
     "read_head",
-    "read_jobs",
+    "read_meta",
+    "recorded_jobs",
     "tar_proc",
     "tree_size",
     "write_meta",

@@ -16,18 +16,17 @@ are unpacked whole first, as before.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, Any, cast
 
 from seawall.backup.errors import BackupError
 from seawall.backup.pipeline import CHUNK, Readable
 from seawall.backup.sources.files import guard
-from seawall.backup.sources.pg_directory import META, read_jobs
+from seawall.backup.sources.pg_directory import META, read_meta, recorded_jobs
 
 _PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.]*")  # what pg_dump names its files: 3361.dat, blobs.toc
 _Check = Callable[[tarfile.TarInfo, str], tarfile.TarInfo]
@@ -57,8 +56,9 @@ class Unpacking:
         first = self._next()
         if first is not None and first.name == META and first.isfile():
             self._extract(first, self._plain)
-            self.jobs = read_jobs(self.directory / META)
-            listed = self._listed()
+            meta = read_meta(self.directory / META)
+            self.jobs = recorded_jobs(meta)
+            listed = self._listed(meta)
             if listed is not None:
                 self.files = listed
                 toc = self._next()
@@ -74,13 +74,10 @@ class Unpacking:
         if not (self.directory / "toc.dat").is_file():
             raise BackupError("the artifact is not a pg_dump directory (no toc.dat in it)")
         if self.jobs is None:
-            self.jobs = read_jobs(self.directory / META)
+            self.jobs = recorded_jobs(read_meta(self.directory / META))
 
-    def _listed(self) -> list[str] | None:
-        try:
-            files = json.loads((self.directory / META).read_text()).get("files")
-        except (OSError, ValueError, AttributeError):
-            return None
+    def _listed(self, meta: dict[str, Any]) -> list[str] | None:
+        files = meta.get("files")
         if not isinstance(files, list):
             return None  # written before the list was: toc.dat comes last
         if not all(isinstance(f, str) and _PLAIN.fullmatch(f) and f not in (META, "toc.dat") for f in files):
