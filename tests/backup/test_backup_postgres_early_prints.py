@@ -41,6 +41,14 @@ def copying(url: str) -> bool:
         return bool(row and row[0])
 
 
+def sleeping(url: str) -> bool:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'SELECT pg_sleep%'"
+        ).fetchone()
+        return bool(row and row[0])
+
+
 def test_a_table_is_fingerprinted_only_after_its_copy_commits(db: str) -> None:
     """A COPY that has ended but not committed still holds its lock: its rows are not final yet."""
     with psycopg.connect(db, autocommit=True) as setup:
@@ -72,18 +80,25 @@ def test_no_table_is_scanned_while_every_slot_is_busy(db: str) -> None:
     with psycopg.connect(db, autocommit=True) as setup:
         setup.execute("CREATE TABLE loaded (id int)")
     loader, busy = psycopg.connect(db), psycopg.connect(db)
+    # the one slot is taken before the load commits and stays taken past the check: no look of the
+    # monitor can fall between the two
+    sleeper = threading.Thread(target=lambda: busy.execute("SELECT pg_sleep(%s)", (20 * POLL,)))
     try:
         with EarlyPrints(db, jobs=1) as early:
             with loader.cursor().copy("COPY loaded FROM STDIN") as copy:
                 copy.write_row((1,))
                 wait_for(lambda: copying(db))
                 time.sleep(3 * POLL)
+                sleeper.start()
+                wait_for(lambda: sleeping(db))
             loader.commit()
-            with busy.cursor() as cur:
-                cur.execute("SELECT pg_sleep(%s)", (10 * POLL,))  # the one slot is taken meanwhile
+            time.sleep(3 * POLL)
             assert early.tables == {}
+            sleeper.join()
             wait_for(lambda: "public.loaded" in early.tables)  # and once it is free
     finally:
+        if sleeper.is_alive():
+            sleeper.join()
         loader.close()
         busy.close()
 
