@@ -83,7 +83,7 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         directory = tmp_path / f"redis-{port}"
         directory.mkdir(exist_ok=True)
         procs.append(start_redis(directory, port, *extra))
-        return f"redis://127.0.0.1:{port}/0", procs[-1]
+        return f"redis://127.0.0.1:{port}", procs[-1]  # no database number: the whole server
 
     yield make
     for proc in procs:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -114,6 +115,26 @@ def test_a_redis_snapshot_that_fills_the_staging_disk_abandons_the_backup(
         }
     )
     with pytest.raises(RepositoryUnwritable, match=r"cannot write cache\.rdb\.zst .*No space left on device"):
+        create_backup(stack)
+    assert sorted(p.name for p in (small_disk / "shop").iterdir()) == ["lock"]
+    assert _catalog_ids(stack) == set()
+
+
+def test_a_sqlite_copy_that_fills_the_staging_disk_abandons_the_backup(
+    make_stack: MakeStack, small_disk: Path, tmp_path: Path
+) -> None:
+    """SQLite says 'database or disk is full' in its own words: still the repository's disk."""
+    big = tmp_path / "big.db"
+    with sqlite3.connect(big) as db:
+        db.execute("CREATE TABLE blobs (b BLOB)")
+        db.executemany("INSERT INTO blobs VALUES (?)", [(os.urandom(4000),) for _ in range(1000)])
+    stack = make_stack(
+        {
+            "big": {"datastore": {"kind": "sqlite", "path": "big.db"}},
+            "files": {"datastore": {"kind": "files", "path": "data"}},
+        }
+    )
+    with pytest.raises(RepositoryUnwritable, match=r"cannot write big\.sqlite\.zst .*No space left"):
         create_backup(stack)
     assert sorted(p.name for p in (small_disk / "shop").iterdir()) == ["lock"]
     assert _catalog_ids(stack) == set()

@@ -15,6 +15,7 @@ import pytest
 
 from seawall.backup import create_backup, list_backups, verify_backup
 from seawall.backup.errors import RepositoryLocked
+from seawall.backup.repository.local import LocalRepository
 from seawall.backup.repository.lock import hold_lock
 from seawall.config import StackConfig
 
@@ -57,7 +58,7 @@ def test_kill_9_at_random_points_leaves_only_complete_backups(make_stack: MakeSt
     after = create_backup(stack)
     assert after.ok
     leftovers = [p.name for p in repo.iterdir() if not (p / "manifest.json").exists()]
-    assert leftovers == ["lock"]
+    assert leftovers == ["lock"], [(n, sorted(p.name for p in (repo / n).glob("*"))) for n in leftovers]
     assert verify_backup(stack, first.id, deep=True).ok
 
 
@@ -85,3 +86,51 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(tmp_path: Path) -> None:
         assert stale is not None
         assert stale.pid == child.pid
         assert stale.purpose == "doomed"
+
+
+def test_a_backups_sweep_leaves_a_live_readers_staging_and_takes_a_dead_ones(
+    make_stack: MakeStack, tmp_path: Path
+) -> None:
+    """Restores and deep verifications stage without the writer lock: only their owner's death frees it."""
+    stack = make_stack()
+    base = tmp_path / "repo" / "shop"
+    code = "import time\nfrom pathlib import Path\n"
+    code += "from seawall.backup.repository.local import LocalRepository\n"
+    code += f"with LocalRepository(Path({str(tmp_path / 'repo')!r})).staging('shop') as s:\n"
+    code += "    print(s, flush=True); time.sleep(60)"
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    doomed = Path(child.stdout.readline().strip())
+    child.kill()
+    child.wait()
+    child.stdout.close()
+    legacy_old, legacy_new = base / ".staging-old", base / ".staging-new"  # no owner file
+    legacy_old.mkdir()
+    legacy_new.mkdir()
+    os.utime(legacy_old, (time.time() - 600, time.time() - 600))  # legacy_new is too young to judge
+    with LocalRepository(tmp_path / "repo").staging("shop") as live:
+        (live / "dump.rdb").write_bytes(b"being restored")
+        backup = create_backup(stack)
+        assert backup.ok, backup.failed
+        assert (live / "dump.rdb").read_bytes() == b"being restored"
+    assert not doomed.exists()
+    assert not legacy_old.exists()
+    assert legacy_new.exists()
+    assert not any("incomplete backup" in note for note in backup.notes)  # staging is not a backup
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        '{"pid": 1e999, "host": "h", "since": 0, "purpose": "x"}',
+        '{"pid": 12, "host": "h", "since": 1e20, "purpose": "x"}',
+        '{"pid": -5, "host": "h", "since": 0, "purpose": "x"}',
+        "not json at all",
+    ],
+)
+def test_a_lock_file_with_a_record_that_makes_no_sense_is_taken_over_quietly(
+    tmp_path: Path, record: str
+) -> None:
+    (tmp_path / "lock").write_text(record)
+    with hold_lock(tmp_path / "lock", "next") as stale:
+        assert stale is None

@@ -73,7 +73,7 @@ def test_compose_import_web_postgres_redis() -> None:
     assert ready.postgres is not None
     assert (ready.period, ready.timeout, ready.initial_delay, ready.failure_threshold) == (5, 3, 10, 10)
     assert cache.datastore is not None
-    assert cache.datastore.url == "redis://:${REDIS_PASSWORD}@127.0.0.1:6379/0"
+    assert cache.datastore.url == "redis://:${REDIS_PASSWORD}@127.0.0.1:6379"
     assert cache.command == ["redis-server", "--appendonly", "yes", "--requirepass", "${REDIS_PASSWORD}"]
     assert web.env["REDIS_URL"] == "redis://:${REDIS_PASSWORD}@cache:6379/0"
     assert result.variables == ["DB_PASSWORD", "REDIS_PASSWORD", "SECRET_KEY"]
@@ -192,7 +192,7 @@ def test_compose_import_resources_and_ports() -> None:
     assert worker.volumes == ["./spool:/spool", "/var/cache/worker"]
     assert cron.probes.ready is None  # healthcheck disabled
     assert cache.datastore is not None
-    assert cache.datastore.url == "redis://:${REDIS_PASSWORD}@127.0.0.1:16379/0"
+    assert cache.datastore.url == "redis://:${REDIS_PASSWORD}@127.0.0.1:16379"
     assert any("worker uses `extends`" in w for w in result.warnings)
 
 

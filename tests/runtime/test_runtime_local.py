@@ -392,3 +392,13 @@ def test_runtime_liveness_failures_restart_and_probe_samples_are_stored(make_sta
         samples = wait_for(lambda: store.samples(component="web", role="live"), what="live samples")
         assert all(s.status == "fail" for s in samples)
         wait_for(lambda: store.samples(component="web", role="ready"), what="ready samples")
+
+
+def test_up_waits_on_a_wave_of_components_run_elsewhere_and_starts_the_next(make_stack: MakeStack) -> None:
+    """A wave with only command-less components starts nothing: start(()) would mean every component."""
+    from seawall.ops.lifecycle import up
+
+    stack = make_stack({"db": {}, "app": {"command": SLEEPER, "depends_on": ["db"]}})
+    report = up(stack, LocalRuntime(stack))
+    assert [(o.component, o.action) for o in report.outcomes] == [("db", "started"), ("app", "started")]
+    assert one(LocalRuntime(stack), "app").alive

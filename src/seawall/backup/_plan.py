@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
+from seawall.backup._locations import checked_location
 from seawall.backup.crypto import Encryption, load_identity
 from seawall.backup.errors import BackupNotFound
 from seawall.backup.manifest import Artifact, Manifest
 from seawall.backup.repository import Repository
 from seawall.backup.sources import CONFIG_COMPONENT, IN_CONTAINER, InContainer, Target, config_target
+from seawall.backup.sources._redis_client import scoped as scoped_redis
 from seawall.config import StackConfig
 from seawall.config.compose_fields import parse_volume
 from seawall.errors import UsageError
@@ -116,7 +119,9 @@ def select_targets(
 
 
 def target_for(stack: StackConfig, artifact: Artifact, to: str | None) -> Target:
-    """Where an artifact is restored: the component's datastore today, or ``to``."""
+    """Where an artifact is restored: the component's datastore today, or ``to`` (checked first)."""
+    if to is not None:
+        checked_location(stack, artifact.kind, to)
     if artifact.kind == "config":
         target = Target(
             kind="config", path=stack.root.resolve(), files=tuple(artifact.position.get("files", ()))
@@ -131,19 +136,40 @@ def target_for(stack: StackConfig, artifact: Artifact, to: str | None) -> Target
                     " name a target with --to"
                 )
             url_kind = artifact.kind in ("postgres", "mysql", "redis")
-            return Target(
+            bare = Target(
                 kind=artifact.kind, url=to if url_kind else None, path=None if url_kind else Path(to)
             )
+            return as_recorded(bare, artifact)
         target = _target(stack, artifact.component)
-    return target.moved_to(to) if to is not None else target
+    return as_recorded(target.moved_to(to) if to is not None else target, artifact)
+
+
+def as_recorded(target: Target, artifact: Artifact) -> Target:
+    """A Redis target narrowed to what the artifact holds: its one logical database, or the whole server.
+
+    The scope follows the backup, not today's URL, so that the restored data and the recorded
+    fingerprint describe the same keys.
+    """
+    if artifact.kind != "redis" or target.url is None:
+        return target
+    return replace(target, url=scoped_redis(target.url, artifact.position.get("database")))
+
+
+SAFETY_TAG = "pre-restore"
 
 
 def find_backup(repo: Repository, stack: str, backup_id: str, component: str | None = None) -> Manifest:
-    """A backup by id, or the newest ('latest') that holds ``component`` if one is named."""
+    """A backup by id, or the newest ('latest') that holds ``component`` if one is named.
+
+    'latest' passes over the safety backups a forced restore takes: they hold the data that was
+    about to be overwritten, often the very state being recovered from, and only its components.
+    """
     if backup_id != "latest":
         return repo.read_manifest(stack, backup_id)
     for candidate in reversed(repo.backup_ids(stack)):
         manifest = repo.read_manifest(stack, candidate)
+        if SAFETY_TAG in manifest.tags:
+            continue
         if component is None or manifest.artifact(component) is not None:
             return manifest
     what = f" holding {component!r}" if component else ""

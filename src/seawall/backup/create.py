@@ -10,6 +10,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from seawall import __version__, clock
@@ -28,6 +29,21 @@ from seawall.store import open_store
 
 # a write the repository's disk refused: full, over quota, read-only, file too large
 _DISK_REFUSED = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
+_DENIED = frozenset({errno.EACCES, errno.EPERM})
+
+
+def _repository_refused(exc: BaseException, repo: Repository) -> bool:
+    """Whether the repository's disk refused a write: full, read-only, or a path in it denied.
+
+    Permission errors count only on a path inside the repository (a directory made read-only
+    midway); the same error on a file being backed up is that datastore's failure.
+    """
+    if not isinstance(exc, OSError):
+        return False
+    if exc.errno in _DISK_REFUSED:
+        return True
+    inside = isinstance(exc.filename, str) and Path(exc.filename).is_relative_to(repo.location)
+    return exc.errno in _DENIED and inside
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +128,7 @@ def _backup_one(
     except (SeawallError, OSError) as exc:
         with contextlib.suppress(OSError):  # a disk gone read-only: abort() removes the directory anyway
             repo.remove_artifact(stack, backup_id, name)
-        if isinstance(exc, OSError) and exc.errno in _DISK_REFUSED:
+        if isinstance(exc, OSError) and _repository_refused(exc, repo):
             # the repository's disk, not the datastore, failed: no backup can be trusted
             raise RepositoryUnwritable(
                 f"cannot write {name} to the backup repository {repo.location}: {exc.strerror}",

@@ -8,20 +8,24 @@ from pathlib import Path
 from typing import Any
 
 from seawall import clock
-from seawall.backup._plan import Progress, encryption, find_backup, no_progress, target_for
+from seawall.backup._plan import SAFETY_TAG, Progress, encryption, find_backup, no_progress, target_for
 from seawall.backup.catalog import Catalog
 from seawall.backup.create import run_backup
 from seawall.backup.crypto import identities_for
 from seawall.backup.errors import BackupError, FingerprintMismatch, TargetNotEmpty
 from seawall.backup.manifest import Artifact, Manifest
 from seawall.backup.pipeline import decoded
-from seawall.backup.repository import Repository, open_repository
+from seawall.backup.repository import open_repository
 from seawall.backup.sources import CONFIG_COMPONENT, Target, datastore_for
-from seawall.backup.verify import check_artifact, compare
+from seawall.backup.verify import check_artifact, compare, probe_key
 from seawall.config import StackConfig
-from seawall.errors import UsageError
+from seawall.errors import Interrupted, SeawallError, UsageError
 from seawall.runtime.base import Runtime
 from seawall.store import open_store
+
+
+class RestoreInterrupted(Interrupted):
+    """Ctrl-C or SIGTERM during a restore; the message says what was restored and what was not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +51,14 @@ class ComponentRestore:
 
 @dataclass(frozen=True, slots=True)
 class RestoreResult:
-    """The outcome of one ``restore``; ``seconds`` is the measured RTO."""
+    """The outcome of one ``restore``; ``seconds`` is the measured RTO (without the safety backup)."""
 
     id: str
     components: tuple[ComponentRestore, ...]
     seconds: float
     safety_backup: str | None = None
     stopped: tuple[str, ...] = ()
+    safety_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -61,13 +66,27 @@ class RestoreResult:
             "id": self.id,
             "rto_seconds": round(self.seconds, 3),
             "safety_backup": self.safety_backup,
+            "safety_backup_seconds": round(self.safety_seconds, 3),
             "stopped": list(self.stopped),
             "components": [c.to_dict() for c in self.components],
         }
 
 
-def _dependents(stack: StackConfig, components: Sequence[str]) -> list[str]:
-    return [name for name, comp in stack.components.items() if any(c in comp.depends_on for c in components)]
+_SERVER_KINDS = ("postgres", "mysql", "redis")
+
+
+def _users(stack: StackConfig, components: Sequence[str]) -> list[str]:
+    """Components that use the restored datastores: those that depend on them, and the owner of a
+    file datastore (a SQLite file or a directory is the owning service's own data; a database
+    server, run by the stack or not, must keep running for its data to be restored)."""
+    owners = [c for c in components if c in stack.components and _file_kind(stack, c)]
+    dependents = [n for n, comp in stack.components.items() if any(c in comp.depends_on for c in components)]
+    return list(dict.fromkeys([*owners, *dependents]))
+
+
+def _file_kind(stack: StackConfig, component: str) -> bool:
+    ds = stack.components[component].datastore
+    return ds is not None and ds.kind not in _SERVER_KINDS
 
 
 def _plan(
@@ -98,10 +117,11 @@ def restore(
 ) -> RestoreResult:
     """Restore one or every datastore of a backup and prove it by fingerprint.
 
-    Every check runs before anything is written: checksums, keys, and (without ``force``) that
-    each target is empty. With ``force``, a safety backup of the targets is committed first.
-    When restoring in place and a runtime is given, components that depend on the restored
-    ones are stopped for the restore and started again afterwards.
+    Every check runs before anything is written: the target's spelling, checksums, keys, and
+    (without ``force``) that each target is empty. With ``force``, a safety backup of the targets
+    is committed first. When restoring in place and a runtime is given, the components that use
+    the restored datastores are stopped for the restore and started again after it succeeds;
+    after a failure they stay stopped, and the error says what was restored and how to undo it.
     """
     t0 = clock.monotonic()
     repo = open_repository(stack)
@@ -116,25 +136,21 @@ def restore(
     )
     if identities:
         for art, _ in plan:
-            _probe_key(repo, manifest, art, identities)
+            probe_key(repo, manifest, art, identities)
     occupied = [(art, t) for art, t in plan if not datastore_for(t).is_empty(t)]
-    safety = None
     if occupied and not force:
         names = ", ".join(f"{a.component} ({t.describe()})" for a, t in occupied)
         raise TargetNotEmpty(
             f"restoring would overwrite existing data: {names}",
             hint="pass --force; a safety backup of that data is taken first",
         )
-    if occupied:
-        result = run_backup(stack, {a.component: (t, []) for a, t in occupied}, ("pre-restore",), no_progress)
-        if not result.ok:
-            raise BackupError(f"the safety backup before the restore failed: {result.failed[0].error}")
-        safety = result.id
+    safety = _safety_backup(stack, occupied, to) if occupied else None
+    safety_seconds = clock.monotonic() - t0 if safety else 0.0
     stopped: list[str] = []
     if runtime is not None and to is None:
-        dependents = _dependents(stack, [a.component for a, _ in plan])
-        # status(()) means every component: ask only when something depends on the datastore
-        stopped = [s.name for s in runtime.status(dependents) if s.alive] if dependents else []
+        users = _users(stack, [a.component for a, _ in plan])
+        # status(()) means every component: ask only when something uses the datastore
+        stopped = [s.name for s in runtime.status(users) if s.alive] if users else []
         if stopped:
             runtime.stop(stopped)
     done: list[ComponentRestore] = []
@@ -143,20 +159,65 @@ def restore(
             catalog = Catalog(store, stack.stack)
             for art, target in plan:
                 done.append(_restore_one(stack, manifest, art, target, identities, catalog, progress))
-    finally:
-        if stopped and runtime is not None:
-            runtime.start(stopped)
-    return RestoreResult(manifest.id, tuple(done), clock.monotonic() - t0, safety, tuple(stopped))
+    except (SeawallError, OSError, KeyboardInterrupt) as exc:
+        raise _incomplete(exc, manifest, plan, done, safety, stopped) from exc
+    if stopped and runtime is not None:
+        runtime.start(stopped)
+    rto = clock.monotonic() - t0 - safety_seconds
+    return RestoreResult(manifest.id, tuple(done), rto, safety, tuple(stopped), safety_seconds)
 
 
-def _probe_key(repo: Repository, manifest: Manifest, art: Artifact, identities: list[Any]) -> None:
-    """Decrypt the first bytes: a key that does not fit fails here, before a target is touched."""
-    algorithm = str(manifest.compression.get("algorithm"))
-    with (
-        repo.read_artifact(manifest.stack, manifest.id, art.file) as f,
-        decoded(f, algorithm, identities) as r,
-    ):
-        r.read(1)
+def _safety_backup(stack: StackConfig, occupied: Sequence[tuple[Artifact, Target]], to: str | None) -> str:
+    """Commit a backup of the data about to be overwritten; its id.
+
+    A ``--to`` target is not the component's own datastore, so its copy is filed as
+    ``<component>@to``: 'latest' and an in-place restore of the component never pick it up, and
+    restoring it needs ``--to`` again.
+    """
+    targets = {
+        (f"{a.component}@to" if to is not None else a.component): (
+            t,
+            [f"the data of {t.describe()} before a restore over it"] if to is not None else [],
+        )
+        for a, t in occupied
+    }
+    result = run_backup(stack, targets, (SAFETY_TAG,), no_progress)
+    if not result.ok:
+        raise BackupError(
+            f"the safety backup before the restore failed: {result.failed[0].error}",
+            hint="nothing was overwritten",
+        )
+    return result.id
+
+
+def _incomplete(
+    exc: BaseException,
+    manifest: Manifest,
+    plan: Sequence[tuple[Artifact, Target]],
+    done: Sequence[ComponentRestore],
+    safety: str | None,
+    stopped: Sequence[str],
+) -> SeawallError:
+    """The failure, with what the operator needs next: what is restored, what is not, how to undo."""
+    restored = {c.component for c in done}
+    failed = next((a.component for a, _ in plan if a.component not in restored), None)
+    cause = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+    lines = [f"restore of {manifest.id} stopped at {failed}: {cause}"]
+    if restored:
+        lines.append(f"  restored and proven: {', '.join(sorted(restored))}")
+    lines.append(f"  {failed}'s target may be empty or partly restored")
+    rest = [a.component for a, _ in plan if a.component not in restored and a.component != failed]
+    if rest:
+        lines.append(f"  not started: {', '.join(rest)}")
+    if stopped:
+        lines.append(f"  left stopped: {', '.join(stopped)} (start them once the data is right)")
+    if safety:
+        lines.append(f"  the data that was there is in safety backup {safety}")
+    hint = f"run the restore again, or undo it with `seawall restore {safety} --force`" if safety else None
+    message = "\n".join(lines)
+    if isinstance(exc, KeyboardInterrupt):
+        return RestoreInterrupted(message, hint=hint)
+    return BackupError(message, hint=hint)
 
 
 def _restore_one(

@@ -278,9 +278,14 @@ def restore(
         return
     out = console()
     if result.safety_backup:
-        out.print(f"safety backup of the overwritten data: {result.safety_backup}")
+        out.print(
+            f"safety backup of the overwritten data: {result.safety_backup} ({result.safety_seconds:.1f}s)"
+        )
     for c in result.components:
         out.print(f"{mark('ok')} {c.component} -> {c.target} ({c.seconds:.1f}s, fingerprint matches)")
     if result.stopped:
         out.print(f"stopped and started again: {', '.join(result.stopped)}")
-    out.print(f"restored {result.id}; RTO {result.seconds:.1f}s")
+    out.print(
+        f"restored {result.id}; RTO {result.seconds:.1f}s"
+        + (" (after the safety backup)" * bool(result.safety_backup))
+    )

@@ -24,15 +24,15 @@ def run_guarded(app: Any, args: list[str]) -> int:
         return EXIT_INTERRUPTED
     except typer.Exit as exc:
         return int(exc.exit_code)
+    except BrokenPipeError:
+        # `seawall logs | head` closes stdout early: not an error worth a message
+        return 0
     except Exception as exc:
         if not isinstance(exc, click_exception):
             raise
         exc.show()  # type: ignore[attr-defined]
         code = getattr(exc, "exit_code", EXIT_USAGE)
         return int(code) if code else EXIT_USAGE
-    except BrokenPipeError:
-        # `seawall logs | head` closes stdout early: not an error worth a message
-        return 0
     code = result if isinstance(result, int) else 0
     if code == EXIT_INTERRUPTED:  # typer returns Ctrl-C as a plain 130 in non-standalone mode
         _print_error("interrupted")

@@ -199,7 +199,8 @@ def _redis_url(
     password = redis_password(argv, env, service, book)
     if password is None and image.flavour == "bitnami":
         password = _pick(env, "REDIS_PASSWORD", "VALKEY_PASSWORD")
-    return f"redis://{':' + password + '@' if password else ''}{where}/0"
+    # no database number: the service is the stack's own server, backed up and restored whole
+    return f"redis://{':' + password + '@' if password else ''}{where}"
 
 
 def redis_password(argv: Sequence[str], env: Mapping[str, str], service: str, book: SecretBook) -> str | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 import pymysql
@@ -17,6 +16,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from seawall import clock
+from seawall.backup.sources import redis_scope
 from seawall.config import DatastoreSpec, StackConfig
 from seawall.errors import ConfigError, ConfirmationRefused, OperationError
 from seawall.ops._datastores import (
@@ -195,15 +195,10 @@ def _server_action(kind: str, url: str) -> tuple[str, str]:
         if not schema:
             return "", "kept: the URL names no database"
         return f"DROP DATABASE {schema}", ""
-    return f"FLUSHDB (every key of db {_redis_db(url)})", ""
-
-
-def _redis_db(url: str) -> int:
-    """The logical database a redis:// URL names (``/N`` or ``?db=N``; 0 by default)."""
-    parts = urlsplit(url)
-    query = parse_qs(parts.query).get("db")
-    path = "" if parts.scheme == "unix" else parts.path.strip("/")
-    return int(query[0] if query else path or 0)
+    db = redis_scope(url)
+    if db is None:  # the datastore is the whole server, as its backups are
+        return "FLUSHALL (every key of every logical database)", ""
+    return f"FLUSHDB (every key of db {db})", ""
 
 
 def plan_destroy(stack: StackConfig) -> DestroyPlan:
@@ -380,12 +375,18 @@ def _flush_redis(url: str) -> str:
         url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, retry=Retry(NoBackoff(), 0)
     )
     try:
-        keys = int(client.dbsize())
-        client.flushdb()
-        db = int(client.connection_pool.connection_kwargs.get("db", 0))
+        db = redis_scope(url)
+        if db is None:
+            keyspace: dict[str, dict[str, int]] = client.info("keyspace")
+            keys = sum(int(entry.get("keys", 0)) for entry in keyspace.values())
+            client.flushall()
+        else:
+            keys = int(client.dbsize())
+            client.flushdb()
     finally:
         client.close()
-    return f"flushed db {db} ({keys} key{'s' * (keys != 1)})"
+    where = "the server" if db is None else f"db {db}"
+    return f"flushed {where} ({keys} key{'s' * (keys != 1)})"
 
 
 __all__ = ["DataItem", "DestroyPlan", "DestroyResult", "Removal", "destroy", "plan_destroy", "remove_item"]

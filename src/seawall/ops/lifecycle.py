@@ -84,7 +84,9 @@ def up(
             progress(name, "starting")
         started = clock.monotonic()
         # components without a command are run elsewhere: only their probes are waited on
-        runtime.start([n for n in to_start if n in current])
+        runnable = [n for n in to_start if n in current]
+        if runnable:  # start(()) means every component, command-less ones included
+            runtime.start(runnable)
         details = asyncio.run(_wait_all(stack, runtime, to_start, progress))
         for name, detail in zip(to_start, details, strict=True):
             action = "completed" if stack.components[name].one_shot else "started"

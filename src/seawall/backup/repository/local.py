@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import shutil
 import tempfile
@@ -11,6 +12,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from seawall import clock
 from seawall.backup.errors import BackupError, BackupNotFound, ManifestCorrupt
 from seawall.backup.manifest import Manifest, is_backup_id
 from seawall.backup.repository.lock import LockOwner, hold_lock
@@ -19,6 +21,50 @@ from seawall.backup.repository.writeback import EarlyWriteback
 MANIFEST = "manifest.json"
 LOCK = "lock"
 STAGING_PREFIX = ".staging-"
+STAGING_OWNER = ".owner"
+_YOUNG = 1.0  # seconds: a staging directory this new may not have its owner file yet (microseconds)
+
+
+def _locked_owner(directory: Path) -> int:
+    """The directory's owner file, created locked and then moved in: the sweep never sees it unlocked.
+
+    The kernel drops the flock when this process dies, even by SIGKILL; the fd is the caller's to close.
+    """
+    spare = directory.with_name(directory.name + STAGING_OWNER)
+    fd = os.open(spare, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.rename(spare, directory / STAGING_OWNER)
+    return fd
+
+
+def _remove_staging(path: Path) -> None:
+    """Everything but the owner file first: killed midway, the directory still says it is abandoned."""
+    for child in path.iterdir() if path.is_dir() else ():
+        if child.name == STAGING_OWNER:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _abandoned(path: Path) -> bool:
+    """Whether no live process owns this staging directory (its owner file is not flock'd)."""
+    owner = path / STAGING_OWNER if path.is_dir() else path  # a file: an owner file not moved in yet
+    try:
+        fd = os.open(owner, os.O_RDWR)
+    except FileNotFoundError:  # made by an older Seawall, or by one not yet past mkdtemp
+        return clock.now() - path.stat().st_mtime > _YOUNG
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
 
 
 def _fsync_dir(path: Path) -> None:
@@ -59,7 +105,9 @@ class LocalRepository:
         """``<root>/<stack>/.staging-*``, removed on exit (and by the sweep after a crash).
 
         A read-only repository (a backup disk mounted ro) can still be verified and restored
-        from: its readers stage in the system's temporary directory instead.
+        from: its readers stage in the system's temporary directory instead. The directory holds
+        a flock'd owner file for as long as it is in use: restores and deep verifications stage
+        here without the writer lock, and a backup's sweep must leave a live one alone.
         """
         base = self.root / stack
         try:
@@ -69,10 +117,12 @@ class LocalRepository:
             if exc.errno not in (errno.EROFS, errno.EACCES):
                 raise
             tmp = tempfile.mkdtemp(prefix=STAGING_PREFIX)
+        owner = _locked_owner(Path(tmp))
         try:
             yield Path(tmp)
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            _remove_staging(Path(tmp))
+            os.close(owner)
 
     @contextmanager
     def write_artifact(self, stack: str, backup_id: str, name: str) -> Iterator[BinaryIO]:
@@ -160,16 +210,22 @@ class LocalRepository:
         shutil.rmtree(path, ignore_errors=True)
 
     def sweep_incomplete(self, stack: str) -> list[str]:
-        """Directories without a manifest are leftovers of dead writers; the caller holds the lock."""
+        """Remove backup directories without a manifest (the caller holds the writer lock, so their
+        writers are dead) and staging directories no live process owns; the backup ids removed."""
         base = self.root / stack
         if not base.is_dir():
             return []
         swept = []
         for p in sorted(base.iterdir()):
-            orphan = is_backup_id(p.name) and not (p / MANIFEST).is_file()
-            if orphan or p.name.startswith(STAGING_PREFIX):
+            if p.name.startswith(STAGING_PREFIX) and _abandoned(p):
+                if p.is_dir():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink(missing_ok=True)
+            elif is_backup_id(p.name) and p.is_dir() and not (p / MANIFEST).is_file():
                 shutil.rmtree(p, ignore_errors=True)
-                swept.append(p.name)
+                if not p.exists():
+                    swept.append(p.name)
         return swept
 
     def usage(self, stack: str) -> int:

@@ -34,9 +34,11 @@ def _read_owner(fd: int) -> LockOwner | None:
     raw = os.read(fd, 4096)
     try:
         doc = json.loads(raw)
-        return LockOwner(int(doc["pid"]), str(doc["host"]), float(doc["since"]), str(doc["purpose"]))
-    except (ValueError, KeyError, TypeError):
+        owner = LockOwner(int(doc["pid"]), str(doc["host"]), float(doc["since"]), str(doc["purpose"]))
+        owner.describe()  # a record that cannot be told (a time past year 9999) is no record
+    except (ValueError, KeyError, TypeError, OverflowError, OSError):
         return None
+    return owner if 0 < owner.pid < 2**31 else None
 
 
 def _unwritable(path: Path, exc: OSError) -> RepositoryUnwritable:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from seawall.backup.sources._redis_client import scope as redis_scope
 from seawall.backup.sources.base import ContainerEngine, Datastore, Dump, DumpInfo, InContainer, Target
 from seawall.backup.sources.config import COMPONENT as CONFIG_COMPONENT
 from seawall.backup.sources.config import ConfigDatastore, config_target
@@ -59,4 +60,5 @@ __all__ = [
     "config_target",
     "datastore_for",
     "get_datastore",
+    "redis_scope",
 ]

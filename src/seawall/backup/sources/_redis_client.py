@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import redis
 
@@ -18,6 +18,27 @@ from seawall.backup.procs import find_tool
 from seawall.probes.redact import redact, secrets_of
 
 _START_TIMEOUT = 60.0
+
+
+def scope(url: str) -> int | None:
+    """The logical database a URL names (``/N`` or ``?db=N``), None when it names none.
+
+    A datastore whose URL names a database is that database alone: backed up, restored, emptied
+    and fingerprinted by itself, so a stack sharing a server with others touches only its own.
+    A URL without one is the whole server, every logical database.
+    """
+    parts = urlsplit(url)
+    query = parse_qs(parts.query).get("db")
+    path = parts.path.strip("/") if parts.scheme != "unix" else ""
+    text = query[0] if query else path
+    return int(text) if text.isdigit() else None
+
+
+def scoped(url: str, db: int | None) -> str:
+    """``url`` naming logical database ``db`` (None: none, the whole server)."""
+    parts = urlsplit(url)
+    query = "&".join(f"{k}={v}" for k, vs in parse_qs(parts.query).items() if k != "db" for v in vs)
+    return urlunsplit(parts._replace(path="" if db is None else f"/{db}", query=query))
 
 
 def client(url: str, db: int = 0) -> redis.Redis:

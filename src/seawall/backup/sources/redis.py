@@ -21,11 +21,12 @@ from typing import Any, BinaryIO
 
 import redis
 
+from seawall import clock
 from seawall.backup.pipeline import CHUNK
 from seawall.backup.procs import find_tool, run_tool
 from seawall.backup.sources._redis_client import client as _client
 from seawall.backup.sources._redis_client import error as _error
-from seawall.backup.sources._redis_client import private_server
+from seawall.backup.sources._redis_client import private_server, scope, scoped
 from seawall.backup.sources.base import DumpInfo, Target
 from seawall.backup.sources.redis_snapshot import take_snapshot
 
@@ -54,24 +55,56 @@ def _value(client: redis.Redis, key: bytes, kind: str) -> bytes:
     return bytes(client.dump(key) or b"")
 
 
-def fingerprint_server(url: str) -> dict[str, Any]:
-    """Per database: key count and an order-independent digest over keys, types and values."""
+FINGERPRINT_METHOD = "redis-2"
+
+
+def _key_hash(client: redis.Redis, key: bytes) -> tuple[int, int]:
+    """64 bits of the key's hash over name, type and value, and its PTTL (-1: it does not expire)."""
+    raw = client.type(key)
+    kind = raw.decode() if isinstance(raw, bytes) else raw
+    digest = hashlib.sha256(key + b"\0" + kind.encode() + b"\0" + _value(client, key, kind)).digest()
+    return int.from_bytes(digest[:8], "big"), int(client.pttl(key))
+
+
+def fingerprint_server(
+    url: str, method: str | None = FINGERPRINT_METHOD, db: int | None = None
+) -> dict[str, Any]:
+    """Per database: key count and an order-independent digest over keys, types and values.
+
+    Keys with a time to live are counted apart (``expiring``), with the moment the first of them
+    expires (``valid_until``, Unix seconds): a restore after that moment legitimately lacks some
+    of them, so ``verify.compare`` leaves that part out then. ``method=None``: the first format,
+    every key in one digest, for backups recorded with it. ``db``: that logical database only.
+    """
     result: dict[str, Any] = {}
     try:
-        for db in _databases(_client(url)):
-            client = _client(url, db)
-            count, total = 0, 0
+        for number in _databases(_client(url)) if db is None else [db]:
+            client = _client(url, number)
+            lasting, expiring, first = [0, 0], [0, 0], None
             for key in client.scan_iter(count=1000):
-                raw = client.type(key)
-                kind = raw.decode() if isinstance(raw, bytes) else raw
-                digest = hashlib.sha256(key + b"\0" + kind.encode() + b"\0" + _value(client, key, kind))
-                total = (total + int.from_bytes(digest.digest()[:8], "big")) & _MASK
-                count += 1
-            if count:
-                result[f"db{db}"] = {"keys": count, "digest": f"{total:016x}"}
+                value, ttl = _key_hash(client, key)
+                if ttl == -2:
+                    continue  # expired while we scanned
+                part = expiring if ttl >= 0 and method is not None else lasting
+                part[0] += 1
+                part[1] = (part[1] + value) & _MASK
+                if ttl >= 0:
+                    first = min(first, ttl) if first is not None else ttl
+            entry: dict[str, Any] = {}
+            if lasting[0]:
+                entry = {"keys": lasting[0], "digest": f"{lasting[1]:016x}"}
+            if expiring[0] and first is not None:
+                until = round(clock.now() + first / 1000, 3)
+                entry["expiring"] = {"keys": expiring[0], "digest": f"{expiring[1]:016x}"} | {
+                    "valid_until": until
+                }
+            if entry:
+                result[f"db{number}"] = entry
     except redis.RedisError as exc:
         raise _error(exc, url, "fingerprint failed") from exc
-    return {"databases": result}
+    if method is None:
+        return {"databases": result}
+    return {"method": method, "databases": result}
 
 
 @dataclass
@@ -122,8 +155,16 @@ class RedisDatastore:
             run_tool([checker, str(rdb)])
         else:
             notes.append("redis-check-rdb is not installed: the snapshot was not checked")
+        db = scope(target.url)
         with private_server(staging) as url:
-            fingerprint = fingerprint_server(url)
+            fingerprint = fingerprint_server(url, db=db)
+            others = [n for n in _databases(_client(url)) if db is not None and n != db]
+        if others:
+            names = ", ".join(f"db{n}" for n in others)
+            notes.append(
+                f"the server also holds keys in {names}, not in this backup: the URL names db {db}"
+                " (leave the number out to back up the whole server)"
+            )
         version = run_tool([cli, "--version"]).strip()
         dump_info = DumpInfo(
             format="rdb",
@@ -133,7 +174,8 @@ class RedisDatastore:
                 "master_repl_offset": info.get("master_repl_offset"),
                 "run_id": info.get("run_id"),
                 "snapshot": snapshot.method,
-            },
+            }
+            | ({"database": db} if db is not None else {}),
             fingerprint=fingerprint,
             notes=notes,
         )
@@ -141,17 +183,25 @@ class RedisDatastore:
             yield _RedisDump(stream, os.path.getsize(rdb), dump_info)
 
     def restore(self, stream: BinaryIO, target: Target, staging: Path) -> list[str]:
-        """Load into a private server, then FLUSHALL the target and copy every key with its TTL."""
+        """Load into a private server, then empty the target and copy every key with its TTL.
+
+        The target's URL says what is replaced: the logical database it names (and only that one
+        is copied from the backup), or, naming none, the whole server.
+        """
         assert target.url is not None
+        db = scope(target.url)
         with open(staging / "dump.rdb", "wb") as out:
             while chunk := stream.read(CHUNK):
                 out.write(chunk)
         with private_server(staging) as source_url:
             try:
                 _probe_restore(_client(source_url), _client(target.url))
-                _client(target.url).flushall()
-                for db in _databases(_client(source_url)):
-                    self._copy(_client(source_url, db), _client(target.url, db))
+                if db is None:
+                    _client(target.url).flushall()
+                else:
+                    _client(target.url, db).flushdb()
+                for number in _databases(_client(source_url)) if db is None else [db]:
+                    self._copy(_client(source_url, number), _client(target.url, number))
             except redis.RedisError as exc:
                 raise _error(exc, target.url, "restore failed") from exc
         return ["restored key by key with DUMP/RESTORE (the target's AOF records them)"]
@@ -169,7 +219,7 @@ class RedisDatastore:
             write = dst.pipeline(transaction=False)
             for i, key in enumerate(batch):
                 payload, ttl = values[2 * i], values[2 * i + 1]
-                if payload is not None:
+                if payload is not None and ttl != 0:  # 0: expiring now; RESTORE would make it permanent
                     write.restore(key, max(0, ttl), payload, replace=True)
             write.execute()
             batch.clear()
@@ -182,20 +232,24 @@ class RedisDatastore:
             flush()
 
     def fingerprint(self, target: Target, like: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Key counts and digests of every database."""
+        """Key counts and digests of every database (in the format ``like`` was recorded in)."""
         assert target.url is not None
-        return fingerprint_server(target.url)
+        method = like.get("method") if like is not None else FINGERPRINT_METHOD
+        return fingerprint_server(target.url, method, scope(target.url))
 
     def is_empty(self, target: Target) -> bool:
-        """No keys in any database."""
+        """No keys in the database the URL names, or in any when it names none."""
         assert target.url is not None
+        db = scope(target.url)
         try:
+            if db is not None:
+                return not _client(target.url, db).dbsize()
             return not _databases(_client(target.url))
         except redis.RedisError as exc:
             raise _error(exc, target.url, "connection failed") from exc
 
     @contextmanager
     def scratch(self, like: Target) -> Iterator[Target]:
-        """A private, empty redis-server."""
+        """A private, empty redis-server, whole (``as_recorded`` narrows it to a backup's scope)."""
         with tempfile.TemporaryDirectory(prefix="seawall-verify-") as tmp, private_server(Path(tmp)) as url:
-            yield Target(kind="redis", url=url)
+            yield Target(kind="redis", url=scoped(url, None))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import sqlite3
 import tempfile
 from collections.abc import Iterator
@@ -20,7 +22,8 @@ _MASK = (1 << 64) - 1
 
 def _connect(path: Path, mode: str = "rwc") -> sqlite3.Connection:
     try:
-        return sqlite3.connect(f"file:{path}?mode={mode}", uri=True, timeout=30)
+        # as_uri() escapes the path: a raw '#' or '?' in it would end the file name and open another file
+        return sqlite3.connect(f"{path.resolve().as_uri()}?mode={mode}", uri=True, timeout=30)
     except sqlite3.Error as exc:
         raise BackupError(f"cannot open SQLite database {path}: {exc}") from exc
 
@@ -79,6 +82,9 @@ class SqliteDatastore:
                 version = sqlite3.sqlite_version
             dst_size = copy.stat().st_size
         except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                # the copy is staged in the repository: its disk is full, as for any artifact
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(copy)) from exc
             raise BackupError(f"cannot back up {target.path}: {exc}") from exc
         info = DumpInfo(format="sqlite", tool_versions={"sqlite": version}, fingerprint=fingerprint)
         with open(copy, "rb") as stream:
