@@ -220,23 +220,39 @@ def verify(
 def prune(
     ctx: typer.Context,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would go and why.")] = False,
+    allow_remove_all: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remove-all", help="Remove even when the policy keeps no backup of a group (unsafe)."
+        ),
+    ] = False,
     json_out: Json = False,
 ) -> None:
-    """Remove backups the retention policy (backup.retention) does not keep."""
-    from seawall.backup import prune as run_prune
+    """Remove backups the retention policy (backup.retention) does not keep, group by group.
 
-    result = run_prune(options(ctx).stack(), dry_run)
+    Exit 2 if the policy would leave a group without any backup (refused; a dry run says so too),
+    1 if some manifest cannot be read (that backup is kept, the others are pruned).
+    """
+    from seawall.backup import prune as run_prune
+    from seawall.backup.prune import refusal
+
+    result = run_prune(options(ctx).stack(), dry_run, allow_remove_all)
     if json_out:
         print_json(result.to_dict())
-        return
+        raise typer.Exit(result.exit_code)
     out = console()
+    gone = "would remove" if dry_run else "removed"
     rows = [
-        [d.id, "keep" if d.keep else ("would remove" if dry_run else "removed"), ", ".join(d.reasons)]
-        for d in result.decisions
+        [d.id, ", ".join(d.group), "keep" if d.keep else gone, ", ".join(d.reasons)] for d in result.decisions
     ]
-    out.print(table(None, ["id", "decision", "kept by"], rows))
+    out.print(table(None, ["id", "group", "decision", "why"], rows, whole=("id",)))
+    for backup_id, error in result.unreadable:
+        out.print(f"{mark('fail')} {backup_id} kept: its manifest cannot be read ({error})")
     if not result.policy:
         out.print("[yellow]no retention policy: everything is kept[/]")
+    if result.refused:
+        out.print(f"{mark('fail')} {refusal(result.emptied).message} (dry run: prune would stop here)")
+    raise typer.Exit(result.exit_code)
 
 
 @backup_app.command("keygen")
