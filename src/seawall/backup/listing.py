@@ -11,6 +11,7 @@ from seawall.backup.catalog import Catalog, CatalogEntry, Check
 from seawall.backup.errors import BackupError, BackupNotFound
 from seawall.backup.manifest import Manifest
 from seawall.backup.repository import Repository, open_repository
+from seawall.backup.rpo import DatastoreRpo, backed_up_datastores, rpo_by_datastore, worst
 from seawall.config import StackConfig
 from seawall.store import open_store
 
@@ -42,13 +43,27 @@ class BackupInfo:
 
 @dataclass(frozen=True, slots=True)
 class BackupList:
-    """Backups oldest first; RPO is the age of the newest verified backup (None: nothing verified)."""
+    """Backups oldest first, and the RPO now of each datastore (``rpo``) and of the stack (its worst).
+
+    ``rpo_seconds`` is None when some datastore has no verified backup (or the stack has none).
+    """
 
     repository: str
     backups: tuple[BackupInfo, ...]
     errors: tuple[str, ...]
     newest_verified: str | None
-    rpo_seconds: float | None
+    rpo: tuple[DatastoreRpo, ...] = ()
+
+    @property
+    def rpo_worst(self) -> DatastoreRpo | None:
+        """The datastore whose RPO is the stack's."""
+        return worst(self.rpo)
+
+    @property
+    def rpo_seconds(self) -> float | None:
+        """The stack's RPO now, in seconds."""
+        figure = self.rpo_worst
+        return None if figure is None else figure.seconds
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -58,6 +73,7 @@ class BackupList:
             "errors": list(self.errors),
             "newest_verified": self.newest_verified,
             "rpo_seconds": None if self.rpo_seconds is None else round(self.rpo_seconds, 1),
+            "rpo": [f.to_dict() for f in self.rpo],
         }
 
 
@@ -72,9 +88,9 @@ def list_backups(stack: StackConfig, rescan: bool = False) -> BackupList:
             checks.setdefault(check.backup_id, check)
         infos = tuple(BackupInfo(e, checks.get(e.id)) for e in catalog.entries())
     verified = [b for b in infos if b.last_check is not None and b.last_check.ok]
-    newest = verified[-1] if verified else None
-    rpo = clock.now() - newest.entry.finished if newest else None
-    return BackupList(repo.location, infos, tuple(errors), newest.entry.id if newest else None, rpo)
+    newest = verified[-1].entry.id if verified else None
+    rpo = rpo_by_datastore(backed_up_datastores(stack), ((b.entry, b.last_check) for b in infos), clock.now())
+    return BackupList(repo.location, infos, tuple(errors), newest, rpo)
 
 
 def reconcile(repo: Repository, catalog: Catalog, rescan: bool = False) -> list[str]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from seawall.cli.context import console, options
-from seawall.cli.render import mark, print_json, table
+from seawall.cli.render import mark, print_json, rpo_lines, table
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -144,8 +144,14 @@ def list_(
     out.print(table(None, ["id", "started", "components", "stored", "tags", "", "verified"], rows))
     for error in listing.errors:
         out.print(f"{mark('fail')} {error}")
-    rpo = "no verified backup" if listing.rpo_seconds is None else format_duration(listing.rpo_seconds)
-    out.print(f"RPO now: {rpo}")
+    worst = listing.rpo_worst
+    of = f" of {worst.component}" if worst else ""
+    if worst is None or worst.seconds is None:
+        out.print(f"RPO now: no verified backup{of}")
+    else:
+        out.print(f"RPO now: {format_duration(worst.seconds)}{of}, newest verified backup {worst.backup}")
+    for line in rpo_lines(listing.rpo):
+        out.print(line)
 
 
 @backup_app.command("show")

@@ -49,6 +49,19 @@ def table(
     return out
 
 
+def rpo_lines(figures: Sequence[Any]) -> list[str]:
+    """One line per datastore's RPO now (``DatastoreRpo``), when there is more than one to tell apart."""
+    from seawall.config import format_duration
+
+    if len(figures) < 2:
+        return []
+    return [
+        f"  {f.component}: "
+        + ("no verified backup" if f.seconds is None else f"{format_duration(f.seconds)}, backup {f.backup}")
+        for f in figures
+    ]
+
+
 def ms(seconds: float | None) -> str:
     """Latency in milliseconds for tables."""
     return "" if seconds is None else f"{seconds * 1000:.0f}ms" if seconds >= 0.001 else "<1ms"
