@@ -115,7 +115,6 @@ def list_(
     json_out: Json = False,
 ) -> None:
     """Backups, oldest first, with their last verification and the current RPO."""
-    from seawall import clock
     from seawall.backup import list_backups
     from seawall.config import format_duration
 
@@ -133,7 +132,6 @@ def list_(
         rows.append(
             [
                 e.id,
-                clock.iso(e.started)[:19],
                 ", ".join(e.components),
                 _size(e.stored_bytes),
                 ", ".join(e.tags),
@@ -141,7 +139,16 @@ def list_(
                 verified,
             ]
         )
-    out.print(table(None, ["id", "started", "components", "stored", "tags", "", "verified"], rows))
+    # the id is what one copies into verify, show and restore: never wrapped or cut, others give way.
+    # It is also the start time in UTC, so no column repeats it (--json has started_at)
+    out.print(
+        table(
+            None,
+            ["id (UTC start)", "components", "stored", "tags", "", "verified"],
+            rows,
+            whole=("id (UTC start)",),
+        )
+    )
     for error in listing.errors:
         out.print(f"{mark('fail')} {error}")
     worst = listing.rpo_worst
