@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import typer
 
+from seawall.backup import create_backup
 from seawall.cli import cmd_backup
 from seawall.cli.app import build_app
 from seawall.cli.errors import run_guarded
@@ -65,3 +66,15 @@ def test_keygen_prints_the_recipient(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert run_guarded(app(), ["backup", "keygen", "--output", str(tmp_path / "k")]) == 0
     assert "recipient: age1" in capsys.readouterr().out
     assert run_guarded(app(), ["backup", "keygen", "--output", str(tmp_path / "k")]) == 2
+
+
+def test_list_prints_whole_backup_ids_at_80_columns(
+    make_stack: MakeStack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    stack = make_stack()
+    backup_id = create_backup(stack, tags=["a-long-tag-for-the-tags-column"]).id
+    assert run(stack, "backup", "list") == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert backup_id in out

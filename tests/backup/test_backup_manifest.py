@@ -60,6 +60,9 @@ def test_ids_sort_by_time_and_reject_path_tricks() -> None:
         lambda d: d["artifacts"][0].update(file="../../etc/passwd"),
         lambda d: d["artifacts"][0].update(sha256="nothex"),
         lambda d: d.update(id="not-an-id"),
+        lambda d: d.update(started=float("nan")),
+        lambda d: d.update(started=1e20),  # past year 9999: no calendar bucket holds it
+        lambda d: d.update(finished=float("inf")),
     ],
 )
 def test_a_corrupt_manifest_is_a_clear_error(mutate: object) -> None:

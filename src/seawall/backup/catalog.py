@@ -52,12 +52,14 @@ class Catalog:
     def __init__(self, store: Store, stack: str) -> None:
         self.store, self.stack = store, stack
 
-    def add(self, m: Manifest) -> None:
-        """Insert or replace one backup from its manifest."""
+    def add(self, m: Manifest, stamp: tuple[int, int] | None = None) -> None:
+        """Insert or replace one backup from its manifest, with the manifest's (size, mtime_ns) as read."""
+        size, mtime_ns = stamp or (None, None)
         with self.store.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO backups(id, stack, started, finished, complete, tags, components,"
-                " raw_bytes, stored_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " raw_bytes, stored_bytes, manifest_size, manifest_mtime_ns)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     m.id,
                     m.stack,
@@ -68,6 +70,8 @@ class Catalog:
                     json.dumps([a.component for a in m.artifacts]),
                     m.raw_bytes,
                     m.stored_bytes,
+                    size,
+                    mtime_ns,
                 ),
             )
 
@@ -78,8 +82,15 @@ class Catalog:
 
     def ids(self) -> set[str]:
         """Ids the catalog lists for the stack."""
+        return set(self.stamps())
+
+    def stamps(self) -> dict[str, tuple[int, int] | None]:
+        """Each listed backup with its manifest's (size, mtime_ns) when it was read (None: not recorded)."""
         with self.store.transaction() as db:
-            return {r[0] for r in db.execute("SELECT id FROM backups WHERE stack = ?", (self.stack,))}
+            rows = db.execute(
+                "SELECT id, manifest_size, manifest_mtime_ns FROM backups WHERE stack = ?", (self.stack,)
+            ).fetchall()
+        return {r[0]: None if r[1] is None else (r[1], r[2]) for r in rows}
 
     def entries(self) -> list[CatalogEntry]:
         """Backups, oldest first."""

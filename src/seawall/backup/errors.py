@@ -54,6 +54,10 @@ class TargetNotEmpty(UserError):
     """A restore would overwrite existing data and --force was not given."""
 
 
+class PruneRefused(UserError):
+    """The retention policy would remove every backup of a group and --allow-remove-all was not given."""
+
+
 __all__ = [
     "ArtifactCorrupt",
     "BackupError",
@@ -62,6 +66,7 @@ __all__ = [
     "FingerprintMismatch",
     "KeyRequired",
     "ManifestCorrupt",
+    "PruneRefused",
     "RepositoryLocked",
     "RepositoryUnwritable",
     "TargetNotEmpty",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import secrets
 from dataclasses import asdict, dataclass, field
@@ -144,8 +145,8 @@ class Manifest:
             return cls(
                 id=doc["id"],
                 stack=doc["stack"],
-                started=float(doc["started"]),
-                finished=float(doc["finished"]),
+                started=_time(doc["started"]),
+                finished=_time(doc["finished"]),
                 host=doc["host"],
                 seawall_version=doc["seawall_version"],
                 compression=dict(doc["compression"]),
@@ -156,6 +157,21 @@ class Manifest:
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ManifestCorrupt(f"manifest {where} is corrupt: {exc}") from exc
+
+
+def _time(value: Any) -> float:
+    """An epoch time that sorts and has a UTC calendar date (retention buckets and listings need one).
+
+    A time in the future (a clock that was wrong) is still a time: it is kept as written.
+    """
+    ts = float(value)
+    if not math.isfinite(ts):
+        raise ValueError(f"time {value!r} is not a number")
+    try:
+        datetime.fromtimestamp(ts, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"time {value!r} has no calendar date") from None
+    return ts
 
 
 def _iso(ts: float) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from seawall.cli.context import console, options
-from seawall.cli.render import mark, print_json, table
+from seawall.cli.render import mark, print_json, rpo_lines, table
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -115,7 +115,6 @@ def list_(
     json_out: Json = False,
 ) -> None:
     """Backups, oldest first, with their last verification and the current RPO."""
-    from seawall import clock
     from seawall.backup import list_backups
     from seawall.config import format_duration
 
@@ -133,7 +132,6 @@ def list_(
         rows.append(
             [
                 e.id,
-                clock.iso(e.started)[:19],
                 ", ".join(e.components),
                 _size(e.stored_bytes),
                 ", ".join(e.tags),
@@ -141,11 +139,26 @@ def list_(
                 verified,
             ]
         )
-    out.print(table(None, ["id", "started", "components", "stored", "tags", "", "verified"], rows))
+    # the id is what one copies into verify, show and restore: never wrapped or cut, others give way.
+    # It is also the start time in UTC, so no column repeats it (--json has started_at)
+    out.print(
+        table(
+            None,
+            ["id (UTC start)", "components", "stored", "tags", "", "verified"],
+            rows,
+            whole=("id (UTC start)",),
+        )
+    )
     for error in listing.errors:
         out.print(f"{mark('fail')} {error}")
-    rpo = "no verified backup" if listing.rpo_seconds is None else format_duration(listing.rpo_seconds)
-    out.print(f"RPO now: {rpo}")
+    worst = listing.rpo_worst
+    of = f" of {worst.component}" if worst else ""
+    if worst is None or worst.seconds is None:
+        out.print(f"RPO now: no verified backup{of}")
+    else:
+        out.print(f"RPO now: {format_duration(worst.seconds)}{of}, newest verified backup {worst.backup}")
+    for line in rpo_lines(listing.rpo):
+        out.print(line)
 
 
 @backup_app.command("show")
@@ -220,23 +233,39 @@ def verify(
 def prune(
     ctx: typer.Context,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would go and why.")] = False,
+    allow_remove_all: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remove-all", help="Remove even when the policy keeps no backup of a group (unsafe)."
+        ),
+    ] = False,
     json_out: Json = False,
 ) -> None:
-    """Remove backups the retention policy (backup.retention) does not keep."""
-    from seawall.backup import prune as run_prune
+    """Remove backups the retention policy (backup.retention) does not keep, group by group.
 
-    result = run_prune(options(ctx).stack(), dry_run)
+    Exit 2 if the policy would leave a group without any backup (refused; a dry run says so too),
+    1 if some manifest cannot be read (that backup is kept, the others are pruned).
+    """
+    from seawall.backup import prune as run_prune
+    from seawall.backup.prune import refusal
+
+    result = run_prune(options(ctx).stack(), dry_run, allow_remove_all)
     if json_out:
         print_json(result.to_dict())
-        return
+        raise typer.Exit(result.exit_code)
     out = console()
+    gone = "would remove" if dry_run else "removed"
     rows = [
-        [d.id, "keep" if d.keep else ("would remove" if dry_run else "removed"), ", ".join(d.reasons)]
-        for d in result.decisions
+        [d.id, ", ".join(d.group), "keep" if d.keep else gone, ", ".join(d.reasons)] for d in result.decisions
     ]
-    out.print(table(None, ["id", "decision", "kept by"], rows))
+    out.print(table(None, ["id", "group", "decision", "why"], rows, whole=("id",)))
+    for backup_id, error in result.unreadable:
+        out.print(f"{mark('fail')} {backup_id} kept: its manifest cannot be read ({error})")
     if not result.policy:
         out.print("[yellow]no retention policy: everything is kept[/]")
+    if result.refused:
+        out.print(f"{mark('fail')} {refusal(result.emptied).message} (dry run: prune would stop here)")
+    raise typer.Exit(result.exit_code)
 
 
 @backup_app.command("keygen")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from seawall.cli.context import console, options
-from seawall.cli.render import mark, ms, print_json, table
+from seawall.cli.render import mark, ms, print_json, rpo_lines, table
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -100,10 +100,14 @@ def render_repository(repo: Any, out: Console) -> None:
     out.print(f"backups at {repo.location}: {size}{count}{newest}")
     objective = "" if repo.rpo_objective is None else f" (objective {format_duration(repo.rpo_objective)})"
     status = "warn" if repo.over_objective or repo.rpo_seconds is None else "ok"
+    of = f" of {repo.rpo_component}" if repo.rpo_component else ""
     if repo.rpo_seconds is None:
-        out.print(f"{mark(status)} RPO now: no verified backup{objective}")
+        out.print(f"{mark(status)} RPO now: no verified backup{of}{objective}")
     else:
         age = format_duration(repo.rpo_seconds)
-        out.print(f"{mark(status)} RPO now: {age}, newest verified backup {repo.newest_verified}{objective}")
+        backup = next(d.backup for d in repo.datastores if d.component == repo.rpo_component)
+        out.print(f"{mark(status)} RPO now: {age}{of}, newest verified backup {backup}{objective}")
+    for line in rpo_lines(repo.datastores):
+        out.print(line)
     if repo.error is not None:
         out.print(f"{mark('warn')} {repo.error}")

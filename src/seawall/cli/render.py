@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 MARKS = {
@@ -27,16 +27,39 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Any:
-    """A Rich table with the given columns."""
+def table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    whole: Collection[str] = (),
+) -> Any:
+    """A Rich table with the given columns; the ``whole`` ones are never wrapped nor cut (ids to copy)."""
     from rich.table import Table
 
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
     out = Table(title=title, title_justify="left", header_style="bold", box=None, pad_edge=False)
-    for col in columns:
-        out.add_column(col)
-    for row in rows:
-        out.add_row(*("" if v is None else str(v) for v in row))
+    for i, col in enumerate(columns):
+        if col in whole:
+            widest = max((len(r[i]) for r in cells), default=0)
+            out.add_column(col, no_wrap=True, min_width=max(widest, len(col)))
+        else:
+            out.add_column(col)
+    for row in cells:
+        out.add_row(*row)
     return out
+
+
+def rpo_lines(figures: Sequence[Any]) -> list[str]:
+    """One line per datastore's RPO now (``DatastoreRpo``), when there is more than one to tell apart."""
+    from seawall.config import format_duration
+
+    if len(figures) < 2:
+        return []
+    return [
+        f"  {f.component}: "
+        + ("no verified backup" if f.seconds is None else f"{format_duration(f.seconds)}, backup {f.backup}")
+        for f in figures
+    ]
 
 
 def ms(seconds: float | None) -> str:

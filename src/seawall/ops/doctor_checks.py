@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import psutil
 
@@ -12,6 +12,9 @@ from seawall.config import StackConfig, format_duration, format_size
 from seawall.errors import SeawallError
 from seawall.ops._disk import DiskSpace, disk_verdict, disks_for, stack_places
 from seawall.runtime import Runtime
+
+if TYPE_CHECKING:  # seawall.backup is imported only when backups are checked (start-up time)
+    from seawall.backup.rpo import DatastoreRpo
 
 Mark = Literal["ok", "warn", "fail"]
 
@@ -24,10 +27,19 @@ class Check:
     status: Mark
     detail: str
     hint: str = ""
+    data: dict[str, object] | None = None  # figures behind the verdict, for --json
 
     def to_dict(self) -> dict[str, object]:
-        """JSON form."""
-        return {"name": self.name, "status": self.status, "detail": self.detail, "hint": self.hint}
+        """JSON form (``data`` only for the checks that have figures)."""
+        out: dict[str, object] = {
+            "name": self.name,
+            "status": self.status,
+            "detail": self.detail,
+            "hint": self.hint,
+        }
+        if self.data is not None:
+            out["data"] = self.data
+        return out
 
 
 def config_checks(stack: StackConfig) -> list[Check]:
@@ -175,46 +187,61 @@ def volume_checks(stack: StackConfig) -> list[Check]:
 NO_VERIFIED_HINT = "run `seawall backup create` then `seawall backup verify --deep`"
 
 
-def rpo_verdict(
-    age: float | None, newest_verified: str | None, objective: float | None, backups: int
-) -> Check:
-    """Judge the age of the newest verified backup (the RPO now) against the objective; never a fail."""
-    if age is None or newest_verified is None:
-        seen = "no backup yet" if backups == 0 else f"{backups} backup{'s' * (backups != 1)}, none verified"
-        return Check("backups", "warn", f"no verified backup ({seen})", NO_VERIFIED_HINT)
-    summary = f"newest verified backup {newest_verified} is {format_duration(age)} old"
+def rpo_verdict(figure: DatastoreRpo, objective: float | None, backups: int) -> Check:
+    """Judge one datastore's RPO now (the age of the newest verified backup holding it) against
+    the objective; never a fail."""
+    name = f"backups of {figure.component}"
+    data: dict[str, object] = {**figure.to_dict(), "rpo_objective_seconds": objective}
+    if figure.seconds is None:
+        seen = (
+            "no backup yet"
+            if backups == 0
+            else f"{backups} backup{'s' * (backups != 1)}, none verified with it"
+        )
+        return Check(name, "warn", f"no verified backup ({seen})", NO_VERIFIED_HINT, data)
+    summary = f"newest verified backup {figure.backup} is {format_duration(figure.seconds)} old"
     if objective is None:
-        return Check("backups", "ok", f"{summary} (no RPO objective set)")
-    if age > objective:
+        return Check(name, "ok", f"{summary} (no RPO objective set)", data=data)
+    if figure.seconds > objective:
         return Check(
-            "backups",
+            name,
             "warn",
             f"{summary}, older than the RPO objective of {format_duration(objective)}",
             f"{NO_VERIFIED_HINT}, and schedule them more often than every {format_duration(objective)}",
+            data,
         )
-    return Check("backups", "ok", f"{summary}, within the RPO objective of {format_duration(objective)}")
+    return Check(
+        name, "ok", f"{summary}, within the RPO objective of {format_duration(objective)}", data=data
+    )
 
 
 def backup_checks(stack: StackConfig) -> list[Check]:
-    """Stacks with datastores: the RPO now (age of the newest verified backup) against ``objectives.rpo``.
+    """Per datastore, the RPO now against ``objectives.rpo``; manifests that cannot be read.
 
     Reads the repository's listing and the catalog only (no artifact is opened); a repository
     that cannot be read is a warning too, so this check never fails a preflight.
     """
-    if not any(c.datastore is not None for c in stack.components.values()):
+    from seawall.backup.rpo import DatastoreRpo, backed_up_datastores
+
+    datastores = backed_up_datastores(stack)
+    if not datastores:
         return []
     from seawall.backup import list_backups
     from seawall.backup.repository import open_repository
 
+    objective = stack.objectives.rpo
     try:
         if not open_repository(stack).backup_ids(stack.stack):
             # no backup at all: say so without creating a state store just to read an empty catalog
-            return [rpo_verdict(None, None, stack.objectives.rpo, 0)]
+            return [rpo_verdict(DatastoreRpo(c), objective, 0) for c in datastores]
         listing = list_backups(stack)
     except SeawallError as exc:
         return [Check("backups", "warn", f"cannot read the backups: {exc.message}", exc.hint or "")]
     except OSError as exc:
         return [Check("backups", "warn", f"cannot read the backups: {exc.strerror or exc}")]
-    return [
-        rpo_verdict(listing.rpo_seconds, listing.newest_verified, stack.objectives.rpo, len(listing.backups))
+    checks = [rpo_verdict(f, objective, len(listing.backups)) for f in listing.rpo]
+    checks += [
+        Check("backups", "warn", error, "see `seawall backup list`; such a backup cannot be restored")
+        for error in listing.errors
     ]
+    return checks

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pymysql
@@ -32,6 +33,9 @@ from seawall.ops._disk import DiskSpace, data_places, disks_for
 from seawall.probes.mysql import MysqlTarget
 from seawall.probes.outcome import shorten
 from seawall.probes.redact import redact_url
+
+if TYPE_CHECKING:  # seawall.backup is imported only by the commands that read backups (start-up time)
+    from seawall.backup.rpo import DatastoreRpo
 
 TIMEOUT = 5.0
 S3_PENDING = "not measured yet (S3 support arrives with the backup issue)"
@@ -62,7 +66,11 @@ class DatastoreSize:
 
 @dataclass(frozen=True, slots=True)
 class RepositoryUsage:
-    """The stack's backup repository: size, backups, the newest verified one and its age (the RPO now)."""
+    """The stack's backup repository: size, backups, the newest verified one, and the RPO now.
+
+    ``datastores`` holds each datastore's RPO; the stack's (``rpo_seconds``, ``rpo_component``) is
+    the worst of them, None when some datastore has no verified backup.
+    """
 
     location: str
     size_bytes: int | None
@@ -72,6 +80,8 @@ class RepositoryUsage:
     rpo_seconds: float | None = None
     rpo_objective: float | None = None
     error: str | None = None
+    datastores: tuple[DatastoreRpo, ...] = ()
+    rpo_component: str | None = None
 
     @property
     def over_objective(self) -> bool:
@@ -89,8 +99,10 @@ class RepositoryUsage:
             "newest": self.newest,
             "newest_verified": self.newest_verified,
             "rpo_seconds": None if self.rpo_seconds is None else round(self.rpo_seconds, 1),
+            "rpo_component": self.rpo_component,
             "rpo_objective_seconds": self.rpo_objective,
             "over_objective": self.over_objective,
+            "datastores": [d.to_dict() for d in self.datastores],
             "error": self.error,
         }
 
@@ -145,22 +157,28 @@ def measure_repository(stack: StackConfig) -> RepositoryUsage:
     """The repository's size and backups from its listing and the catalog (no artifact is read)."""
     from seawall.backup import list_backups
     from seawall.backup.repository import open_repository
+    from seawall.backup.rpo import DatastoreRpo, backed_up_datastores
 
     objective = stack.objectives.rpo
     location = redact_url(stack.backup.repository)
+    unknown = tuple(DatastoreRpo(c) for c in backed_up_datastores(stack))
+    worst_unknown = unknown[0].component if unknown else None
     try:
         repo = open_repository(stack)
         location = repo.location
         size = repo.usage(stack.stack)
         if not repo.backup_ids(stack.stack):
             # nothing backed up: no need to create a state store to read an empty catalog
-            return RepositoryUsage(location, size, 0, rpo_objective=objective)
+            return RepositoryUsage(
+                location, size, 0, rpo_objective=objective, datastores=unknown, rpo_component=worst_unknown
+            )
         listing = list_backups(stack)
     except SeawallError as exc:
         return RepositoryUsage(location, None, 0, rpo_objective=objective, error=exc.message)
     except OSError as exc:
         return RepositoryUsage(location, None, 0, rpo_objective=objective, error=str(exc.strerror or exc))
     newest = listing.backups[-1].entry.id if listing.backups else None
+    figure = listing.rpo_worst
     return RepositoryUsage(
         location,
         size,
@@ -170,6 +188,8 @@ def measure_repository(stack: StackConfig) -> RepositoryUsage:
         listing.rpo_seconds,
         objective,
         "; ".join(listing.errors) or None,
+        listing.rpo,
+        None if figure is None else figure.component,
     )
 
 

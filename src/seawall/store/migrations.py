@@ -91,4 +91,10 @@ MIGRATIONS: list[list[str]] = [
             detail TEXT NOT NULL DEFAULT '{}'
         )""",
     ],
+    # backup: the size and mtime of each catalogued manifest, so a listing notices one that changed
+    # (corrupted, rewritten) since it was read without reading them all again
+    [
+        "ALTER TABLE backups ADD COLUMN manifest_size INTEGER",
+        "ALTER TABLE backups ADD COLUMN manifest_mtime_ns INTEGER",
+    ],
 ]

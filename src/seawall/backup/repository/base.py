@@ -55,6 +55,10 @@ class Repository(Protocol):
         """Ids of committed backups, oldest first."""
         ...
 
+    def manifest_stamps(self, stack: str) -> dict[str, tuple[int, int]]:
+        """Committed backups with their manifest's (size, mtime in ns): a cheap sign that it changed."""
+        ...
+
     def read_manifest(self, stack: str, backup_id: str) -> Manifest:
         """The committed manifest (ManifestCorrupt if it cannot be parsed)."""
         ...

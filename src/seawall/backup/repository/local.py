@@ -186,6 +186,24 @@ class LocalRepository:
             return []
         return sorted(p.name for p in base.iterdir() if is_backup_id(p.name) and (p / MANIFEST).is_file())
 
+    def manifest_stamps(self, stack: str) -> dict[str, tuple[int, int]]:
+        """One stat per backup; a manifest that vanishes meanwhile is left out, as if never committed."""
+        base = self.root / stack
+        if not base.is_dir():
+            return {}
+        stamps = {}
+        for entry in os.scandir(base):
+            if not is_backup_id(entry.name):
+                continue
+            try:
+                st = os.stat(os.path.join(entry.path, MANIFEST))
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise BackupError(f"cannot read {entry.path}/{MANIFEST}: {exc.strerror}") from exc
+            stamps[entry.name] = (st.st_size, st.st_mtime_ns)
+        return stamps
+
     def read_manifest(self, stack: str, backup_id: str) -> Manifest:
         """Parse ``manifest.json``; BackupNotFound when the backup is not committed."""
         path = self._dir(stack, backup_id) / MANIFEST
