@@ -168,6 +168,15 @@ def test_a_failed_datastore_is_not_claimed_by_the_manifest(make_stack: MakeStack
     assert manifest.artifact("gone") is None
     assert not manifest.complete
     assert not any(p.name.startswith("gone") for p in (repo_dir(stack.root) / result.id).iterdir())
+    verified = verify_backup(stack, result.id)
+    assert not verified.ok  # a partial backup does not protect "gone": never "ok"
+    assert [(c.component, c.ok) for c in verified.checks if c.component != "stack-config"] == [
+        ("files", True),
+        ("gone", False),
+    ]
+    assert "not in this backup" in verified.checks[-1].detail
+    restored = restore(stack, result.id, component=None, to=None, force=True)
+    assert restored.missing == ("gone",)
 
 
 def test_encrypted_backups_need_the_key(make_stack: MakeStack, tmp_path: Path) -> None:

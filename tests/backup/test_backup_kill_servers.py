@@ -17,7 +17,7 @@ import psycopg
 import pytest
 import redis
 
-from _helpers import mariadb_admin, wait_for
+from _helpers import PG_SERVER, mariadb_admin, wait_for
 from seawall.backup import create_backup, list_backups, verify_backup
 from seawall.config import StackConfig
 
@@ -164,3 +164,44 @@ def test_mariadb(make_stack: MakeStack, mariadb_db: str) -> None:
         kill_at_random_points(stack, 33, no_sessions)
     finally:
         admin.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_ends_a_waiting_dump_at_once(
+    make_stack: MakeStack, postgres_db: str, sig: signal.Signals
+) -> None:
+    """The dump waits on a lock (up to --lock-wait-timeout, 30 s); Ctrl-C must not wait with it."""
+    with psycopg.connect(postgres_db, autocommit=True) as conn:
+        conn.execute(b"CREATE TABLE IF NOT EXISTS held AS SELECT g AS id FROM generate_series(1, 100) g")
+    stack = make_stack({"db": {"datastore": {"kind": "postgres", "url": postgres_db}}})
+    name = postgres_db.rsplit("/", 1)[1]
+    with psycopg.connect(postgres_db) as holder:
+        holder.execute(b"LOCK TABLE held IN ACCESS EXCLUSIVE MODE")
+        child = subprocess.Popen(
+            [sys.executable, "-m", "seawall.cli", "backup", "create"],
+            cwd=stack.root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+        def dump_waits() -> bool:
+            with psycopg.connect(f"{PG_SERVER}/postgres") as admin:
+                query = b"SELECT 1 FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'"
+                return admin.execute(query, (name,)).fetchone() is not None
+
+        wait_for(dump_waits, timeout=30, what="pg_dump to wait on the lock")
+        child.send_signal(sig)
+        began = time.monotonic()
+        _, err = child.communicate(timeout=20)
+        took = time.monotonic() - began
+    assert child.returncode == 130, err
+    assert "Traceback" not in err
+    assert took < 10, f"Ctrl-C took {took:.1f}s: it waited for the dump"
+    assert not [
+        p
+        for p in psutil.process_iter(["name"])
+        if p.info["name"] == "pg_dump" and name in " ".join(p.cmdline())
+    ]
+    repo = stack.root / "repo" / "shop"
+    assert sorted(p.name for p in repo.iterdir()) == ["lock"]

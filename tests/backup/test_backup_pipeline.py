@@ -69,6 +69,20 @@ def test_a_passphrase_wraps_a_per_backup_key() -> None:
         identities_for(sealing.record, None, "b1")
 
 
+def test_each_key_source_is_tried_on_its_own(tmp_path: Path) -> None:
+    """A missing identity file does not stop the passphrase, nor a mistyped passphrase the file."""
+    public = keygen(tmp_path / "k")
+    sealing = seal(Encryption((public,), tmp_path / "k", "correct horse"))
+    moved = Encryption((public,), tmp_path / "gone", "correct horse")
+    _, out = round_trip(Codec("zstd", 3, 1, sealing.recipients), identities_for(sealing.record, moved, "b1"))
+    assert out == DATA
+    typo = Encryption((public,), tmp_path / "k", "correct h0rse")
+    _, out = round_trip(Codec("zstd", 3, 1, sealing.recipients), identities_for(sealing.record, typo, "b1"))
+    assert out == DATA
+    with pytest.raises(KeyRequired, match=r"file .*gone: No such file.*; the passphrase does not"):
+        identities_for(sealing.record, Encryption((public,), tmp_path / "gone", "wrong"), "b1")
+
+
 def test_keygen_writes_0600_and_never_overwrites(tmp_path: Path) -> None:
     public = keygen(tmp_path / "k")
     assert public.startswith("age1")

@@ -7,8 +7,9 @@ import errno
 import os
 import socket
 import threading
+import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from seawall.backup.crypto import seal
 from seawall.backup.errors import RepositoryUnwritable
 from seawall.backup.manifest import Artifact, Failure, Manifest, new_backup_id
 from seawall.backup.pipeline import Codec, encode
+from seawall.backup.procs import kill_all
 from seawall.backup.repository import Repository, open_repository
 from seawall.backup.sources import Target, datastore_for
 from seawall.config import StackConfig
@@ -198,7 +200,11 @@ def run_backup(
                     )
                     for c, (t, n) in targets.items()
                 ]
-                outcomes = [f.result() for f in futures]
+                try:
+                    outcomes = [f.result() for f in futures]
+                except KeyboardInterrupt:
+                    _stop_workers(futures)
+                    raise
             artifacts = tuple(o for o in outcomes if isinstance(o, Artifact))
             failed = tuple(o for o in outcomes if isinstance(o, Failure))
             manifest = None
@@ -231,6 +237,20 @@ def run_backup(
             "backup", None, id=backup_id, ok=result.ok, pid=os.getpid(), failed=[f.component for f in failed]
         )
     return result
+
+
+def _stop_workers(futures: Sequence[Future[Artifact | Failure]]) -> None:
+    """Ctrl-C: end the dumps now rather than when they finish.
+
+    The tools run in sessions of their own, so the terminal's SIGINT never reached them, and a
+    worker thread cannot be interrupted: its tools are killed (again, should a worker start
+    another) until every worker has returned, so that the abort finds nothing still writing.
+    """
+    for future in futures:
+        future.cancel()
+    while not all(f.done() for f in futures):
+        kill_all()
+        time.sleep(0.05)
 
 
 def create_backup(

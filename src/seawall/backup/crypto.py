@@ -118,23 +118,34 @@ def seal(enc: Encryption) -> Sealing:
 
 
 def identities_for(record: Mapping[str, Any], enc: Encryption | None, backup_id: str) -> list[Any]:
-    """Identities that may open a backup sealed as ``record``; KeyRequired when there are none."""
+    """Identities that may open a backup sealed as ``record``; KeyRequired when there are none.
+
+    Each key source is tried on its own: a missing identity file does not stop the passphrase
+    from opening the backup, nor a mistyped passphrase a good identity file. Only when none
+    yields a key does it fail, naming what each one said.
+    """
     found: list[Any] = []
+    problems: list[str] = []
     if enc is not None and enc.identity_file is not None:
-        found.append(load_identity(enc.identity_file))
+        try:
+            found.append(load_identity(enc.identity_file))
+        except KeyRequired as exc:
+            problems.append(exc.message)
     wrapped = record.get("wrapped_identity")
     if wrapped and enc is not None and enc.passphrase:
         try:
             text = pyrage.passphrase.decrypt(base64.b64decode(wrapped), enc.passphrase)
-        except Exception as exc:
-            raise KeyRequired(f"the passphrase does not open backup {backup_id}") from exc
-        found.append(pyrage.x25519.Identity.from_str(text.decode()))
-    if not found:
-        raise KeyRequired(
-            f"backup {backup_id} is encrypted and no key is configured to open it",
-            hint="set backup.encryption.identity_file (or a passphrase) in seawall.yaml, or pass --identity",
-        )
-    return found
+            found.append(pyrage.x25519.Identity.from_str(text.decode()))
+        except Exception:  # pyrage raises its own DecryptError, or a bad record a ValueError
+            problems.append(f"the passphrase does not open backup {backup_id}")
+    if found:
+        return found
+    if problems:
+        raise KeyRequired("; ".join(problems))
+    raise KeyRequired(
+        f"backup {backup_id} is encrypted and no key is configured to open it",
+        hint="set backup.encryption.identity_file (or a passphrase) in seawall.yaml, or pass --identity",
+    )
 
 
 def keygen(path: Path) -> str:

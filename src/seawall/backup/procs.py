@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
@@ -15,6 +16,20 @@ from seawall.errors import ToolMissingError
 from seawall.probes.redact import redact
 
 _STDERR_TAIL = 1500
+_LIVE: set[Proc] = set()  # every tool this process runs, for kill_all
+_LIVE_LOCK = threading.Lock()
+
+
+def kill_all() -> int:
+    """SIGKILL every tool still running; how many were. For Ctrl-C: they run in sessions of
+    their own (a terminal's signal must not kill a dump halfway through its cleanup), so an
+    interrupted backup has to end them itself."""
+    with _LIVE_LOCK:
+        live = [p for p in _LIVE if p.popen.poll() is None]
+    for proc in live:
+        with contextlib.suppress(ProcessLookupError):
+            proc.popen.kill()
+    return len(live)
 
 
 def find_tool(*names: str) -> str:
@@ -63,6 +78,8 @@ class Proc:
         except OSError as exc:
             self._err.close()
             raise ToolMissingError(f"cannot run {self.name}: {exc.strerror}") from exc
+        with _LIVE_LOCK:
+            _LIVE.add(self)
 
     @property
     def stdout(self) -> IO[bytes] | None:
@@ -101,6 +118,8 @@ class Proc:
 
     def __exit__(self, *exc: object) -> None:
         self.kill()
+        with _LIVE_LOCK:
+            _LIVE.discard(self)
         if self.popen.stdout is not None:
             self.popen.stdout.close()
         self._err.close()

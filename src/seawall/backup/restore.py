@@ -59,6 +59,7 @@ class RestoreResult:
     safety_backup: str | None = None
     stopped: tuple[str, ...] = ()
     safety_seconds: float = 0.0
+    missing: tuple[str, ...] = ()  # datastores whose backup failed: this (partial) backup lacks them
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -68,6 +69,7 @@ class RestoreResult:
             "safety_backup": self.safety_backup,
             "safety_backup_seconds": round(self.safety_seconds, 3),
             "stopped": list(self.stopped),
+            "missing": list(self.missing),
             "components": [c.to_dict() for c in self.components],
         }
 
@@ -164,7 +166,8 @@ def restore(
     if stopped and runtime is not None:
         runtime.start(stopped)
     rto = clock.monotonic() - t0 - safety_seconds
-    return RestoreResult(manifest.id, tuple(done), rto, safety, tuple(stopped), safety_seconds)
+    missing = tuple(f.component for f in manifest.failed) if component is None else ()
+    return RestoreResult(manifest.id, tuple(done), rto, safety, tuple(stopped), safety_seconds, missing)
 
 
 def _safety_backup(stack: StackConfig, occupied: Sequence[tuple[Artifact, Target]], to: str | None) -> str:

@@ -198,6 +198,9 @@ def verify_backup(
                 ArtifactCheck(art.component, art.file, False, str(exc), clock.monotonic() - started)
             )
         progress(art.component, art.stored_bytes, art.stored_bytes)
+    for failure in manifest.failed:  # a partial backup does not protect these: never "ok"
+        detail = f"not in this backup: backing it up failed ({failure.error})"
+        checks.append(ArtifactCheck(failure.component, "", False, detail, 0.0))
     result = VerifyResult(manifest.id, deep, tuple(checks))
     with open_store(stack.state_dir) as store:
         Catalog(store, stack.stack).add_check(manifest.id, deep, result.ok, result.to_dict())

@@ -224,7 +224,8 @@ def verify(
         raise typer.Exit(result.exit_code)
     out = console()
     for c in result.checks:
-        out.print(f"{mark('ok' if c.ok else 'fail')} {c.component} ({c.file}): {c.detail}")
+        where = f" ({c.file})" if c.file else ""
+        out.print(f"{mark('ok' if c.ok else 'fail')} {c.component}{where}: {c.detail}")
     out.print(f"backup {result.id}: {'ok' if result.ok else 'FAILED'}")
     raise typer.Exit(result.exit_code)
 
@@ -314,6 +315,9 @@ def restore(
         out.print(f"{mark('ok')} {c.component} -> {c.target} ({c.seconds:.1f}s, fingerprint matches)")
     if result.stopped:
         out.print(f"stopped and started again: {', '.join(result.stopped)}")
+    if result.missing:
+        lacking = ", ".join(result.missing)
+        out.print(f"{mark('warn')} not restored, this backup lacks them (their backup failed): {lacking}")
     out.print(
         f"restored {result.id}; RTO {result.seconds:.1f}s"
         + (" (after the safety backup)" * bool(result.safety_backup))
