@@ -63,6 +63,22 @@ def test_ids_sort_by_time_and_reject_path_tricks() -> None:
         lambda d: d.update(started=float("nan")),
         lambda d: d.update(started=1e20),  # past year 9999: no calendar bucket holds it
         lambda d: d.update(finished=float("inf")),
+        # hand edits that are valid JSON but not what the engine reads (each crashed list or restore)
+        lambda d: d["artifacts"][0].update(stored_bytes="40"),
+        lambda d: d["artifacts"][0].update(raw_bytes="x"),
+        lambda d: d["artifacts"][0].update(raw_bytes=True),
+        lambda d: d["artifacts"][0].update(stored_bytes=-1),
+        lambda d: d["artifacts"][0].update(component=5),
+        lambda d: d["artifacts"][0].update(fingerprint="abc"),
+        lambda d: d["artifacts"][0].update(position=[]),
+        lambda d: d["artifacts"][0].update(duration=float("nan")),
+        lambda d: d.update(encryption="age"),
+        lambda d: d.update(compression={"algorithm": "lz4"}),
+        lambda d: d.update(artifacts=[]),
+        lambda d: d["artifacts"].append(dict(d["artifacts"][0])),
+        lambda d: d.update(tags=[1]),
+        lambda d: d.update(failed=[{"component": "c", "kind": "redis", "error": None}]),
+        lambda d: d.update(stack=["shop"]),
     ],
 )
 def test_a_corrupt_manifest_is_a_clear_error(mutate: object) -> None:

@@ -8,7 +8,7 @@ import re
 import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from seawall.backup.errors import ManifestCorrupt
 
@@ -134,7 +134,9 @@ class Manifest:
                 raise ValueError(f"unknown manifest format {doc.get('format')!r}")
             if not is_backup_id(doc["id"]):
                 raise ValueError(f"invalid backup id {doc['id']!r}")
-            artifacts = tuple(Artifact(**a) for a in doc["artifacts"])
+            artifacts = tuple(_artifact(a) for a in _typed(doc["artifacts"], list, "artifacts"))
+            if not artifacts:
+                raise ValueError("it holds no artifact")
             for art in artifacts:
                 if (
                     "/" in art.file
@@ -142,21 +144,69 @@ class Manifest:
                     or not re.fullmatch(r"[0-9a-f]{64}", art.sha256)
                 ):
                     raise ValueError(f"invalid artifact entry {art.file!r}")
+            for field_name in ("component", "file"):
+                values = [getattr(a, field_name) for a in artifacts]
+                if len(set(values)) != len(values):
+                    raise ValueError(f"two artifacts share a {field_name}")
+            compression = _typed(doc["compression"], dict, "compression")
+            if compression.get("algorithm") not in ALGORITHMS:
+                raise ValueError(f"unknown compression {compression.get('algorithm')!r}")
+            encryption = doc["encryption"]
+            if encryption is not None:
+                _typed(encryption, dict, "encryption")
             return cls(
                 id=doc["id"],
-                stack=doc["stack"],
+                stack=_typed(doc["stack"], str, "stack"),
                 started=_time(doc["started"]),
                 finished=_time(doc["finished"]),
-                host=doc["host"],
-                seawall_version=doc["seawall_version"],
-                compression=dict(doc["compression"]),
-                encryption=doc["encryption"],
+                host=_typed(doc["host"], str, "host"),
+                seawall_version=_typed(doc["seawall_version"], str, "seawall_version"),
+                compression=dict(compression),
+                encryption=encryption,
                 artifacts=artifacts,
-                failed=tuple(Failure(**f) for f in doc.get("failed", [])),
-                tags=tuple(doc.get("tags", [])),
+                failed=tuple(_failure(f) for f in _typed(doc.get("failed", []), list, "failed")),
+                tags=tuple(_typed(t, str, "tag") for t in _typed(doc.get("tags", []), list, "tags")),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ManifestCorrupt(f"manifest {where} is corrupt: {exc}") from exc
+
+
+ALGORITHMS = ("zstd", "none")
+_T = TypeVar("_T")
+
+
+def _typed(value: Any, kind: type[_T], what: str) -> _T:
+    """``value`` if it is a ``kind`` (a bool is no number here), else ValueError naming ``what``."""
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"{what} is {type(value).__name__} {value!r:.40}, not {kind.__name__}")
+    return value
+
+
+_ARTIFACT_TYPES: dict[str, type] = {
+    "component": str, "kind": str, "file": str, "format": str, "raw_bytes": int, "stored_bytes": int,
+    "sha256": str, "tool_versions": dict, "position": dict, "fingerprint": dict, "notes": list,
+}  # fmt: skip
+
+
+def _artifact(entry: Any) -> Artifact:
+    """One artifact entry, every field of the type the engine relies on (a hand edit is caught here)."""
+    for name, kind in _ARTIFACT_TYPES.items():
+        if name in _typed(entry, dict, "artifact"):
+            _typed(entry[name], kind, f"artifact field {name}")
+    if any(entry.get(n, 0) < 0 for n in ("raw_bytes", "stored_bytes")):
+        raise ValueError("an artifact size is negative")
+    duration = float(entry.get("duration", 0))
+    if not math.isfinite(duration):
+        raise ValueError("an artifact duration is not a number")
+    if entry.get("server_version") is not None:
+        _typed(entry["server_version"], str, "artifact field server_version")
+    return Artifact(**{**entry, "duration": duration})
+
+
+def _failure(entry: Any) -> Failure:
+    for name in ("component", "kind", "error"):
+        _typed(_typed(entry, dict, "failure")[name], str, f"failure field {name}")
+    return Failure(**entry)
 
 
 def _time(value: Any) -> float:
