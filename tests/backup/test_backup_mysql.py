@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import secrets
+import shutil
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import quote
 
 import pymysql
 import pytest
@@ -21,13 +25,13 @@ pytestmark = pytest.mark.integration
 SERVER = "mysql://root@127.0.0.1:3306"
 
 
-def admin(sql: str, database: str | None = None) -> None:
+def admin(sql: str, database: str | None = None, args: tuple[object, ...] | None = None) -> None:
     conn = pymysql.connect(
         host="127.0.0.1", user="root", database=database, autocommit=True, charset="utf8mb4"
     )
     try:
         with conn.cursor() as cur:
-            cur.execute(sql)
+            cur.execute(sql, args)
     finally:
         conn.close()
 
@@ -61,6 +65,45 @@ def database() -> Iterator[str]:
         yield f"{SERVER}/{name}"
     finally:
         admin(f"DROP DATABASE IF EXISTS {name}")
+
+
+NewDatabase = Callable[..., str]
+
+
+@pytest.fixture
+def new_database() -> Iterator[NewDatabase]:
+    """Databases made by ``make(*statements, options=...)`` (each one's URL); all dropped afterwards."""
+    names: list[str] = []
+
+    def make(*statements: str, options: str = "CHARACTER SET utf8mb4") -> str:
+        names.append(f"seawall_test_{secrets.token_hex(5)}")
+        admin(f"CREATE DATABASE {names[-1]} {options}")
+        for sql in statements:
+            admin(sql, names[-1])
+        return f"{SERVER}/{names[-1]}"
+
+    yield make
+    for name in names:
+        admin(f"DROP DATABASE IF EXISTS {name}")
+
+
+NewUser = Callable[[str, str], str]
+
+
+@pytest.fixture
+def new_user() -> Iterator[NewUser]:
+    """Users made by ``make(password, privileges)`` (the server URL they log in with); dropped afterwards."""
+    names: list[str] = []
+
+    def make(password: str, privileges: str) -> str:
+        names.append(f"seawall_test_{secrets.token_hex(5)}")
+        admin(f"CREATE USER '{names[-1]}'@'127.0.0.1' IDENTIFIED BY %s", args=(password,))
+        admin(f"GRANT {privileges} TO '{names[-1]}'@'127.0.0.1'")
+        return f"mysql://{names[-1]}:{quote(password, safe='')}@127.0.0.1:3306"
+
+    yield make
+    for name in names:
+        admin(f"DROP USER IF EXISTS '{name}'@'127.0.0.1'")
 
 
 def query(url: str, sql: str) -> tuple[object, ...]:
@@ -127,9 +170,33 @@ def test_writes_during_the_dump_never_tear_a_transaction(make_stack: MakeStack, 
     assert verify_backup(stack, backup.id, deep=True).ok
 
 
-def test_the_password_goes_to_a_0600_file(tmp_path: object) -> None:
-    from pathlib import Path
-
-    path = defaults_file("mysql://u:s3cret@127.0.0.1:3306/db", Path(str(tmp_path)))
+def test_the_password_goes_to_a_0600_file(tmp_path: Path) -> None:
+    path = defaults_file("mysql://u:s3cret@127.0.0.1:3306/db", tmp_path)
     assert path.stat().st_mode & 511 == 384
     assert 'password="s3cret"' in path.read_text()
+
+
+@pytest.mark.skipif(not shutil.which("my_print_defaults"), reason="my_print_defaults is not installed")
+def test_the_option_file_gives_the_tools_user_and_password_unchanged(tmp_path: Path) -> None:
+    password = 'back\\slash "quoted" #not-a-comment\nhost=evil\r'
+    user = quote("us\\er", safe="")
+    path = defaults_file(f"mysql://{user}:{quote(password, safe='')}@127.0.0.1:3306/db", tmp_path)
+    argv = ["my_print_defaults", f"--defaults-extra-file={path}", "client"]
+    read = subprocess.run(argv, capture_output=True, check=True).stdout.decode()  # bytes: keep the \r
+    assert read == f"--host=127.0.0.1\n--port=3306\n--user=us\\er\n--password={password}\n"
+
+
+def test_a_password_with_backslash_quote_and_hash_backs_up_and_restores(
+    make_stack: MakeStack, new_database: NewDatabase, new_user: NewUser
+) -> None:
+    url = new_database(
+        "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(8))", "INSERT INTO t VALUES (1, 'a'), (2, 'b')"
+    )
+    name = url.rsplit("/", 1)[1]
+    server = new_user('back\\slash"quote#hash', f"ALL ON {name}.*")
+    stack = make_stack({"db": {"datastore": {"kind": "mysql", "url": f"{server}/{name}"}}})
+    backup = create_backup(stack, components=["db"])
+    assert backup.ok, backup.failed
+    admin("DELETE FROM t", name)
+    assert run_restore(stack, backup.id, force=True).components[0].fingerprint_ok
+    assert query(url, "SELECT COUNT(*) FROM t") == (2,)

@@ -52,13 +52,24 @@ def _q(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+# the option-file parser reads these escapes inside a quoted value; a raw newline would end the
+# value there and let the rest of a password be read as an option of its own
+_OPTION_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
+
+
+def option_value(text: str) -> str:
+    """``text`` as a double-quoted option-file value that the client tools read back unchanged."""
+    return '"' + text.translate(_OPTION_ESCAPES) + '"'
+
+
 def defaults_file(url: str, directory: Path) -> Path:
     """A 0600 option file with the connection settings and the password."""
     t = MysqlTarget.from_url(url)
     path = directory / f"client-{secrets.token_hex(4)}.cnf"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    text = f'[client]\nhost={t.host}\nport={t.port}\nuser={t.user}\npassword="{t.password}"\n'
-    with os.fdopen(fd, "w") as out:
+    values = {"host": t.host, "port": str(t.port), "user": t.user, "password": t.password}
+    text = "[client]\n" + "".join(f"{key}={option_value(value)}\n" for key, value in values.items())
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(text)
     return path
 
