@@ -15,6 +15,7 @@ import pytest
 
 from seawall.backup import create_backup, verify_backup
 from seawall.backup import restore as run_restore
+from seawall.backup.errors import BackupError
 from seawall.backup.sources.mysql import defaults_file
 from seawall.config import StackConfig
 
@@ -200,3 +201,22 @@ def test_a_password_with_backslash_quote_and_hash_backs_up_and_restores(
     admin("DELETE FROM t", name)
     assert run_restore(stack, backup.id, force=True).components[0].fingerprint_ok
     assert query(url, "SELECT COUNT(*) FROM t") == (2,)
+
+
+def test_a_failed_restore_reports_the_client_error_without_the_rows(
+    make_stack: MakeStack, new_database: NewDatabase, new_user: NewUser
+) -> None:
+    url = new_database(
+        "CREATE TABLE files (id INT PRIMARY KEY, body BLOB)",
+        "INSERT INTO files VALUES (1, REPEAT('z', 4000))",
+    )
+    stack = make_stack({"db": {"datastore": {"kind": "mysql", "url": url}}})
+    backup = create_backup(stack, components=["db"])
+    assert backup.ok, backup.failed
+    to = new_database().rsplit("/", 1)[1]
+    server = new_user("pw", f"CREATE, DROP, ALTER, INDEX, SELECT, LOCK TABLES ON {to}.*")  # no INSERT
+    with pytest.raises(BackupError) as failed:
+        run_restore(stack, backup.id, component="db", to=f"{server}/{to}")
+    assert "ERROR 1142" in str(failed.value)  # INSERT command denied
+    assert "7A7A7A7A" not in str(failed.value)
+    assert "INSERT INTO" not in str(failed.value)

@@ -8,6 +8,7 @@ both our session and the dump's open their consistent snapshots; writers wait fo
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import threading
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 
     Conn: TypeAlias = pymysql.connections.Connection[pymysql.cursors.Cursor]
 _SNAPSHOT_WAIT = 30.0
+# in batch mode the client echoes the failing statement to stderr, row values and all: keep its own lines
+_CLIENT_MESSAGES = re.compile(rb"ERROR \d+ |(?:mariadb|mysql): ")
 
 
 def _error(exc: Exception, url: str, doing: str) -> BackupError:
@@ -279,7 +282,9 @@ class MysqlDatastore:
             database,
         ]
         try:
-            with Proc(argv, stdin=stream, stdout=None, secrets=secrets_of(target.url)) as proc:
+            with Proc(
+                argv, stdin=stream, stdout=None, secrets=secrets_of(target.url), keep=_CLIENT_MESSAGES
+            ) as proc:
                 proc.finish()
         finally:
             cnf.unlink(missing_ok=True)
