@@ -107,6 +107,10 @@ def new_user() -> Iterator[NewUser]:
         admin(f"DROP USER IF EXISTS '{name}'@'127.0.0.1'")
 
 
+def query_server(sql: str) -> tuple[object, ...]:
+    return query(f"{SERVER}/mysql", sql)
+
+
 def query(url: str, sql: str) -> tuple[object, ...]:
     name = url.rsplit("/", 1)[1]
     conn = pymysql.connect(host="127.0.0.1", user="root", database=name, charset="utf8mb4")
@@ -220,3 +224,26 @@ def test_a_failed_restore_reports_the_client_error_without_the_rows(
     assert "ERROR 1142" in str(failed.value)  # INSERT command denied
     assert "7A7A7A7A" not in str(failed.value)
     assert "INSERT INTO" not in str(failed.value)
+
+
+def test_a_row_bigger_than_half_the_servers_packet_limit_fails_to_restore_with_a_hint(
+    make_stack: MakeStack, new_database: NewDatabase
+) -> None:
+    """The dump writes the blob in hex at twice its size: more than the server takes in one packet.
+
+    The server answers ER_NET_PACKET_TOO_LARGE or hangs up (the client says "gone away"): both get the hint.
+    """
+    limit = int(str(query_server("SELECT @@global.max_allowed_packet")[0]))
+    if limit > 32 * 1024 * 1024:
+        pytest.skip(f"max_allowed_packet is {limit} here: a row over half of it is too dear to test")
+    url = new_database(
+        "CREATE TABLE big (id INT PRIMARY KEY, body LONGBLOB)",
+        f"INSERT INTO big VALUES (1, REPEAT('b', {limit // 2 + 1024 * 1024}))",
+    )
+    stack = make_stack({"db": {"datastore": {"kind": "mysql", "url": url}}})
+    backup = create_backup(stack, components=["db"])
+    assert backup.ok, backup.failed
+    with pytest.raises(BackupError) as failed:
+        run_restore(stack, backup.id, component="db", to=new_database())
+    assert "max_allowed_packet on the server" in str(failed.value.hint)
+    assert "6262626262" not in str(failed.value)

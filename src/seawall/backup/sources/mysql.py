@@ -36,6 +36,13 @@ if TYPE_CHECKING:
 _SNAPSHOT_WAIT = 30.0
 # in batch mode the client echoes the failing statement to stderr, row values and all: keep its own lines
 _CLIENT_MESSAGES = re.compile(rb"ERROR \d+ |(?:mariadb|mysql): ")
+# ER_NET_PACKET_TOO_LARGE, and the "server has gone away" of a client whose packet the server cut off
+_PACKET_REFUSED = ("ERROR 1153 ", "ERROR 2006 ")
+_PACKET_HINT = (
+    "a statement of the dump (a row with a large BLOB or TEXT, written in hex at twice its size) is"
+    " bigger than the server's max_allowed_packet: raise max_allowed_packet on the server (SET GLOBAL,"
+    " or its config file) to at least twice the largest row and restore again"
+)
 
 
 def _error(exc: Exception, url: str, doing: str) -> BackupError:
@@ -278,6 +285,7 @@ class MysqlDatastore:
             f"--defaults-extra-file={cnf}",
             "--binary-mode",
             "--default-character-set=utf8mb4",
+            "--max-allowed-packet=1G",  # the client's own limit; the server's is its own
             "--protocol=TCP",
             database,
         ]
@@ -286,6 +294,10 @@ class MysqlDatastore:
                 argv, stdin=stream, stdout=None, secrets=secrets_of(target.url), keep=_CLIENT_MESSAGES
             ) as proc:
                 proc.finish()
+        except BackupError as exc:
+            if any(code in exc.message for code in _PACKET_REFUSED):
+                raise BackupError(exc.message, hint=_PACKET_HINT) from exc
+            raise
         finally:
             cnf.unlink(missing_ok=True)
         return []
