@@ -16,8 +16,9 @@ import pytest
 from seawall.backup import create_backup, verify_backup
 from seawall.backup import restore as run_restore
 from seawall.backup.errors import BackupError
-from seawall.backup.sources.mysql import defaults_file
+from seawall.backup.sources.mysql import binlog_coordinates, defaults_file
 from seawall.config import StackConfig
+from seawall.probes.mysql import MysqlTarget
 
 MakeStack = Callable[..., StackConfig]
 
@@ -247,3 +248,37 @@ def test_a_row_bigger_than_half_the_servers_packet_limit_fails_to_restore_with_a
         run_restore(stack, backup.id, component="db", to=new_database())
     assert "max_allowed_packet on the server" in str(failed.value.hint)
     assert "6262626262" not in str(failed.value)
+
+
+DUMP_ONLY = "SELECT, LOCK TABLES, SHOW VIEW, EVENT, TRIGGER"  # no RELOAD, no REPLICATION CLIENT
+
+
+def test_a_backup_without_binlog_privileges_records_the_position_as_unavailable(
+    make_stack: MakeStack, new_database: NewDatabase, new_user: NewUser
+) -> None:
+    url = new_database("CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+    name = url.rsplit("/", 1)[1]
+    server = new_user("pw", f"{DUMP_ONLY} ON {name}.*")
+    stack = make_stack({"db": {"datastore": {"kind": "mysql", "url": f"{server}/{name}"}}})
+    backup = create_backup(stack, components=["db"])
+    assert backup.ok, backup.failed
+    position = backup.artifacts[0].position
+    assert position["binlog"] == "unavailable"
+    assert position["reason"]
+
+
+@pytest.mark.parametrize("mariadb", [True, False])
+def test_binlog_status_refused_for_want_of_a_privilege_is_a_reason_not_an_error(
+    new_database: NewDatabase, new_user: NewUser, mariadb: bool
+) -> None:
+    """The server checks the privilege before it looks at the binlog: this holds with binary logging off."""
+    name = new_database().rsplit("/", 1)[1]
+    conn = MysqlTarget.from_url(f"{new_user('pw', f'{DUMP_ONLY} ON {name}.*')}/{name}").connect(10)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+            position = binlog_coordinates(cur, mariadb)
+    finally:
+        conn.close()
+    assert position["binlog"] == "unavailable"
+    assert "privilege" in position["reason"]

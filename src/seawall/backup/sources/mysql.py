@@ -109,15 +109,51 @@ def fingerprint_db(conn: Conn, database: str) -> dict[str, Any]:
     return {"tables": tables}
 
 
-def _positions(conn: Conn) -> dict[str, Any]:
+# SHOW MASTER STATUS was renamed: MariaDB 10.5.2 has SHOW BINLOG STATUS, MySQL 8.2 SHOW BINARY LOG
+# STATUS (8.4 dropped the old name); a server that does not know a name answers with a syntax error
+_STATUS_STATEMENTS = ("SHOW BINLOG STATUS", "SHOW BINARY LOG STATUS", "SHOW MASTER STATUS")
+_ER_PARSE_ERROR = 1064
+
+
+def _unavailable(reason: str) -> dict[str, Any]:
+    return {"binlog": "unavailable", "reason": reason}
+
+
+def binlog_coordinates(cur: pymysql.cursors.Cursor, mariadb: bool) -> dict[str, Any]:
+    """The binlog file and position of the session's snapshot, or why there are none (never an error).
+
+    MariaDB reports the position of the open consistent snapshot in status variables that need no
+    privilege; elsewhere the status statements need REPLICATION CLIENT (BINLOG MONITOR).
+    """
+    if mariadb:
+        cur.execute("SHOW STATUS LIKE 'binlog_snapshot_%'")
+        found = {str(name).lower(): value for name, value in cur.fetchall()}
+        if found.get("binlog_snapshot_file"):
+            return {
+                "binlog_file": found["binlog_snapshot_file"],
+                "binlog_pos": int(found["binlog_snapshot_position"]),
+            }
+    for statement in _STATUS_STATEMENTS:
+        try:
+            cur.execute(statement)
+        except pymysql.MySQLError as exc:
+            if exc.args and exc.args[0] == _ER_PARSE_ERROR:
+                continue
+            return _unavailable(f"{statement}: {exc.args[-1]}")
+        status = cur.fetchone()
+        if not status:
+            return _unavailable(f"{statement} reports no binary log")
+        return {"binlog_file": status[0], "binlog_pos": int(status[1])}
+    return _unavailable("the server knows none of " + ", ".join(_STATUS_STATEMENTS))
+
+
+def _positions(conn: Conn, mariadb: bool) -> dict[str, Any]:
     with conn.cursor() as cur:
         cur.execute("SELECT @@log_bin")
         row = cur.fetchone()
         if not row or not int(row[0]):
-            return {"binlog": "disabled"}
-        cur.execute("SHOW MASTER STATUS")
-        status = cur.fetchone()
-        pos: dict[str, Any] = {"binlog_file": status[0], "binlog_pos": int(status[1])} if status else {}
+            return _unavailable("binary logging is off on the server (log_bin)")
+        pos = binlog_coordinates(cur, mariadb)
         for var in ("gtid_binlog_pos", "gtid_executed"):
             try:
                 cur.execute(f"SELECT @@{var}")
@@ -206,11 +242,12 @@ class MysqlDatastore:
                 except pymysql.MySQLError as exc:
                     locked = False
                     notes.append(
-                        f"no global read lock ({exc.args[-1]}): fingerprint is from a separate snapshot"
+                        f"no global read lock ({exc.args[-1]}): fingerprint and binlog position are"
+                        " from a separate snapshot"
                     )
                 cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-                position = _positions(conn)
+                position = _positions(conn, "mariadb" in str(version).lower())
             argv = [
                 tool,
                 f"--defaults-extra-file={cnf}",
