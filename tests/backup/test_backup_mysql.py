@@ -15,8 +15,12 @@ import pytest
 
 from seawall.backup import create_backup, verify_backup
 from seawall.backup import restore as run_restore
+from seawall.backup._plan import as_recorded
 from seawall.backup.errors import BackupError
-from seawall.backup.sources.mysql import binlog_coordinates, defaults_file
+from seawall.backup.manifest import Artifact
+from seawall.backup.sources import Target
+from seawall.backup.sources.mysql import defaults_file
+from seawall.backup.sources.mysql_facts import binlog_coordinates
 from seawall.config import StackConfig
 from seawall.probes.mysql import MysqlTarget
 
@@ -282,3 +286,32 @@ def test_binlog_status_refused_for_want_of_a_privilege_is_a_reason_not_an_error(
         conn.close()
     assert position["binlog"] == "unavailable"
     assert "privilege" in position["reason"]
+
+
+def schema_collation(url: str) -> tuple[object, ...]:
+    return query_server(
+        "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA"
+        f" WHERE SCHEMA_NAME = '{url.rsplit('/', 1)[1]}'"
+    )
+
+
+def test_the_databases_collation_is_recorded_and_restored_with_to(
+    make_stack: MakeStack, new_database: NewDatabase
+) -> None:
+    url = new_database(
+        "CREATE TABLE t (v VARCHAR(8))", options="CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+    )
+    stack = make_stack({"db": {"datastore": {"kind": "mysql", "url": url}}})
+    backup = create_backup(stack, components=["db"])
+    assert backup.ok, backup.failed
+    assert backup.artifacts[0].position["collation"] == "utf8mb4_unicode_ci"
+    to = new_database()  # made with the server's default collation; the restore makes it anew
+    assert run_restore(stack, backup.id, component="db", to=to).components[0].fingerprint_ok
+    assert schema_collation(to) == ("utf8mb4", "utf8mb4_unicode_ci")
+    assert verify_backup(stack, backup.id, deep=True).ok
+
+
+def test_a_backup_from_before_collations_were_recorded_restores_as_before() -> None:
+    old = Artifact("db", "mysql", "db.sql.zst", "sql", 1, 1, "0" * 64, 0.1, position={"binlog": "disabled"})
+    target = Target(kind="mysql", url=f"{SERVER}/elsewhere")
+    assert as_recorded(target, old) == target

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from seawall.backup.crypto import Encryption, load_identity
@@ -131,11 +132,21 @@ def target_for(stack: StackConfig, artifact: Artifact, to: str | None) -> Target
                     " name a target with --to"
                 )
             url_kind = artifact.kind in ("postgres", "mysql", "redis")
-            return Target(
+            bare = Target(
                 kind=artifact.kind, url=to if url_kind else None, path=None if url_kind else Path(to)
             )
+            return as_recorded(bare, artifact)
         target = _target(stack, artifact.component)
-    return target.moved_to(to) if to is not None else target
+    return as_recorded(target.moved_to(to) if to is not None else target, artifact)
+
+
+def as_recorded(target: Target, artifact: Artifact) -> Target:
+    """A target that carries what a restore must recreate as the backup recorded it, not as today's
+    target has it: for MySQL the database's character set and collation (older backups: nothing)."""
+    if artifact.kind == "mysql" and artifact.position.get("collation"):
+        recorded = {key: artifact.position[key] for key in ("character_set", "collation")}
+        return replace(target, extra={**target.extra, **recorded})
+    return target
 
 
 def find_backup(repo: Repository, stack: str, backup_id: str, component: str | None = None) -> Manifest:

@@ -26,6 +26,7 @@ from seawall.backup.errors import BackupError
 from seawall.backup.procs import Proc, find_tool, run_tool
 from seawall.backup.sources._scratch import PREFIX, scratch_name, stale
 from seawall.backup.sources.base import DumpInfo, Target
+from seawall.backup.sources.mysql_facts import describe, positions
 from seawall.probes.mysql import MysqlTarget
 from seawall.probes.redact import redact, secrets_of
 
@@ -60,6 +61,13 @@ def _connect(url: str, database: str | None = None, *, use_db: bool = True) -> C
 
 def _q(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
+
+
+def _name(word: str) -> str:
+    """A character set or collation name, refused unless it is one word (it comes from a manifest)."""
+    if not word.isidentifier():
+        raise BackupError(f"{word!r} is not a MySQL character set or collation name")
+    return word
 
 
 # the option-file parser reads these escapes inside a quoted value; a raw newline would end the
@@ -107,61 +115,6 @@ def fingerprint_db(conn: Conn, database: str) -> dict[str, Any]:
             count, total = cur.fetchone() or (0, 0)
             tables[table] = {"rows": int(count), "hash": str(int(total))}
     return {"tables": tables}
-
-
-# SHOW MASTER STATUS was renamed: MariaDB 10.5.2 has SHOW BINLOG STATUS, MySQL 8.2 SHOW BINARY LOG
-# STATUS (8.4 dropped the old name); a server that does not know a name answers with a syntax error
-_STATUS_STATEMENTS = ("SHOW BINLOG STATUS", "SHOW BINARY LOG STATUS", "SHOW MASTER STATUS")
-_ER_PARSE_ERROR = 1064
-
-
-def _unavailable(reason: str) -> dict[str, Any]:
-    return {"binlog": "unavailable", "reason": reason}
-
-
-def binlog_coordinates(cur: pymysql.cursors.Cursor, mariadb: bool) -> dict[str, Any]:
-    """The binlog file and position of the session's snapshot, or why there are none (never an error).
-
-    MariaDB reports the position of the open consistent snapshot in status variables that need no
-    privilege; elsewhere the status statements need REPLICATION CLIENT (BINLOG MONITOR).
-    """
-    if mariadb:
-        cur.execute("SHOW STATUS LIKE 'binlog_snapshot_%'")
-        found = {str(name).lower(): value for name, value in cur.fetchall()}
-        if found.get("binlog_snapshot_file"):
-            return {
-                "binlog_file": found["binlog_snapshot_file"],
-                "binlog_pos": int(found["binlog_snapshot_position"]),
-            }
-    for statement in _STATUS_STATEMENTS:
-        try:
-            cur.execute(statement)
-        except pymysql.MySQLError as exc:
-            if exc.args and exc.args[0] == _ER_PARSE_ERROR:
-                continue
-            return _unavailable(f"{statement}: {exc.args[-1]}")
-        status = cur.fetchone()
-        if not status:
-            return _unavailable(f"{statement} reports no binary log")
-        return {"binlog_file": status[0], "binlog_pos": int(status[1])}
-    return _unavailable("the server knows none of " + ", ".join(_STATUS_STATEMENTS))
-
-
-def _positions(conn: Conn, mariadb: bool) -> dict[str, Any]:
-    with conn.cursor() as cur:
-        cur.execute("SELECT @@log_bin")
-        row = cur.fetchone()
-        if not row or not int(row[0]):
-            return _unavailable("binary logging is off on the server (log_bin)")
-        pos = binlog_coordinates(cur, mariadb)
-        for var in ("gtid_binlog_pos", "gtid_executed"):
-            try:
-                cur.execute(f"SELECT @@{var}")
-                pos["gtid"] = (cur.fetchone() or [None])[0]
-                break
-            except pymysql.MySQLError:
-                continue
-        return pos
 
 
 def _wait_for_dump_snapshot(conn: Conn, proc: subprocess.Popen[bytes]) -> bool:
@@ -230,11 +183,7 @@ class MysqlDatastore:
         notes: list[str] = []
         try:
             with conn.cursor() as cur:
-                cur.execute(
-                    "SELECT VERSION(), (SELECT SUM(DATA_LENGTH) FROM information_schema.TABLES"
-                    " WHERE TABLE_SCHEMA = DATABASE())"
-                )
-                version, size = cur.fetchone() or ("", None)
+                source = describe(cur)
                 cur.execute("SET SESSION lock_wait_timeout = 30")
                 try:
                     cur.execute("FLUSH TABLES WITH READ LOCK")
@@ -247,7 +196,7 @@ class MysqlDatastore:
                     )
                 cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-                position = _positions(conn, "mariadb" in str(version).lower())
+                position = {**positions(conn, source.mariadb), **source.schema}
             argv = [
                 tool,
                 f"--defaults-extra-file={cnf}",
@@ -264,7 +213,7 @@ class MysqlDatastore:
             info = DumpInfo(
                 format="sql",
                 tool_versions={os.path.basename(tool): tool_version},
-                server_version=str(version),
+                server_version=source.version,
                 position=position,
                 notes=notes,
             )
@@ -276,7 +225,7 @@ class MysqlDatastore:
                         )
                     with conn.cursor() as cur:
                         cur.execute("UNLOCK TABLES")
-                dump = _MysqlDump(proc, info, int(size) if size else None)
+                dump = _MysqlDump(proc, info, source.size)
 
                 def run() -> None:
                     try:
@@ -293,26 +242,31 @@ class MysqlDatastore:
             conn.close()
             cnf.unlink(missing_ok=True)
 
-    def _recreate(self, url: str) -> str:
-        database = MysqlTarget.from_url(url).database
+    def _recreate(self, target: Target) -> str:
+        """Drop and create the database, with the character set and collation the backup recorded
+        (a backup from before they were recorded: those of the database there, else utf8mb4)."""
+        assert target.url is not None
+        database = MysqlTarget.from_url(target.url).database
         if not database:
             raise BackupError("the MySQL URL names no database to restore into")
-        with _connect(url, use_db=False) as conn, conn.cursor() as cur:
+        recorded = (target.extra.get("character_set"), target.extra.get("collation"))
+        with _connect(target.url, use_db=False) as conn, conn.cursor() as cur:
             cur.execute(
                 "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM"
                 " information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
                 (database,),
             )
-            row = cur.fetchone() or ("utf8mb4", "utf8mb4_general_ci")
+            row = recorded if all(recorded) else cur.fetchone() or ("utf8mb4", "utf8mb4_general_ci")
+            charset, collation = (_name(str(value)) for value in row)
             cur.execute(f"DROP DATABASE IF EXISTS {_q(database)}")
-            cur.execute(f"CREATE DATABASE {_q(database)} CHARACTER SET {row[0]} COLLATE {row[1]}")
+            cur.execute(f"CREATE DATABASE {_q(database)} CHARACTER SET {charset} COLLATE {collation}")
         return database
 
     def restore(self, stream: BinaryIO, target: Target, staging: Path) -> list[str]:
         """A fresh database, then the client replays the dump, stopping at the first error."""
         assert target.url is not None
         try:
-            database = self._recreate(target.url)
+            database = self._recreate(target)
         except pymysql.MySQLError as exc:
             raise _error(exc, target.url, "restore failed") from exc
         tool = find_tool("mariadb", "mysql")
@@ -374,7 +328,7 @@ class MysqlDatastore:
         name = scratch_name()
         url = urlunsplit(urlsplit(like.url)._replace(path="/" + name))
         try:
-            yield Target(kind="mysql", url=url, extra={"scratch": True})
+            yield Target(kind="mysql", url=url, extra={**like.extra, "scratch": True})
         finally:
             with _connect(like.url, use_db=False) as conn, conn.cursor() as cur:
                 cur.execute(f"DROP DATABASE IF EXISTS {_q(name)}")
