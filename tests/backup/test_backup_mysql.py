@@ -315,3 +315,18 @@ def test_a_backup_from_before_collations_were_recorded_restores_as_before() -> N
     old = Artifact("db", "mysql", "db.sql.zst", "sql", 1, 1, "0" * 64, 0.1, position={"binlog": "disabled"})
     target = Target(kind="mysql", url=f"{SERVER}/elsewhere")
     assert as_recorded(target, old) == target
+
+
+def test_a_myisam_table_is_named_in_a_note(make_stack: MakeStack, new_database: NewDatabase) -> None:
+    url = new_database(
+        "CREATE TABLE counters (n INT) ENGINE=MyISAM",
+        "CREATE TABLE orders (n INT) ENGINE=InnoDB",
+        "INSERT INTO counters VALUES (1)",
+    )
+    stack = make_stack({"db": {"datastore": {"kind": "mysql", "url": url}}})
+    backup = create_backup(stack, components=["db"])
+    assert backup.ok, backup.failed
+    notes = [n for n in backup.artifacts[0].notes if "without transactions" in n]
+    assert len(notes) == 1
+    assert "MyISAM: counters" in notes[0]
+    assert "orders" not in notes[0]

@@ -184,6 +184,7 @@ class MysqlDatastore:
         try:
             with conn.cursor() as cur:
                 source = describe(cur)
+                notes += source.notes
                 cur.execute("SET SESSION lock_wait_timeout = 30")
                 try:
                     cur.execute("FLUSH TABLES WITH READ LOCK")

@@ -20,6 +20,7 @@ class Source:
     version: str
     size: int | None  # bytes of table data, for progress
     schema: dict[str, str]  # character_set and collation: the dump holds no CREATE DATABASE to carry them
+    notes: list[str]
 
     @property
     def mariadb(self) -> bool:
@@ -36,7 +37,33 @@ def describe(cur: pymysql.cursors.Cursor) -> Source:
     )
     version, size, charset, collation = cur.fetchone() or ("", None, None, None)
     schema = {"character_set": str(charset), "collation": str(collation)} if collation else {}
-    return Source(str(version), int(size) if size else None, schema)
+    return Source(str(version), int(size) if size else None, schema, _outside_the_snapshot(cur))
+
+
+def _outside_the_snapshot(cur: pymysql.cursors.Cursor) -> list[str]:
+    """A note naming the tables of engines without transactions: --single-transaction cannot hold them
+    still, so each is dumped (and fingerprinted) as it is when it is reached."""
+    cur.execute(
+        "SELECT t.ENGINE, t.TABLE_NAME FROM information_schema.TABLES t"
+        " LEFT JOIN information_schema.ENGINES e ON e.ENGINE = t.ENGINE"
+        " WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE'"
+        " AND COALESCE(e.TRANSACTIONS, 'NO') <> 'YES' ORDER BY t.ENGINE, t.TABLE_NAME"
+    )
+    by_engine: dict[str, list[str]] = {}
+    for engine, table in cur.fetchall():
+        by_engine.setdefault(str(engine), []).append(str(table))
+    if not by_engine:
+        return []
+    named = "; ".join(f"{engine}: {_listed(tables)}" for engine, tables in by_engine.items())
+    return [
+        f"tables without transactions are not in the dump's consistent snapshot ({named}):"
+        " writes during the backup can leave them out of step with the rest and with the fingerprint"
+    ]
+
+
+def _listed(names: list[str], most: int = 10) -> str:
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
 
 
 # SHOW MASTER STATUS was renamed: MariaDB 10.5.2 has SHOW BINLOG STATUS, MySQL 8.2 SHOW BINARY LOG
