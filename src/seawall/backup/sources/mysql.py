@@ -23,10 +23,11 @@ import psutil
 import pymysql
 
 from seawall.backup.errors import BackupError
-from seawall.backup.procs import Proc, find_tool, run_tool
+from seawall.backup.procs import Proc, find_tool
 from seawall.backup.sources._scratch import PREFIX, scratch_name, stale
 from seawall.backup.sources.base import DumpInfo, Target
 from seawall.backup.sources.mysql_facts import describe, positions
+from seawall.backup.sources.mysql_tools import dump_tool
 from seawall.probes.mysql import MysqlTarget
 from seawall.probes.redact import redact, secrets_of
 
@@ -176,8 +177,6 @@ class MysqlDatastore:
         database = MysqlTarget.from_url(target.url).database
         if not database:
             raise BackupError("the MySQL URL names no database to back up")
-        tool = find_tool("mariadb-dump", "mysqldump")
-        tool_version = run_tool([tool, "--version"]).strip()
         cnf = defaults_file(target.url, staging)
         conn = _connect(target.url)
         notes: list[str] = []
@@ -185,6 +184,7 @@ class MysqlDatastore:
             with conn.cursor() as cur:
                 source = describe(cur)
                 notes += source.notes
+                tool, tool_version, tool_options = dump_tool(source.mariadb)
                 cur.execute("SET SESSION lock_wait_timeout = 30")
                 try:
                     cur.execute("FLUSH TABLES WITH READ LOCK")
@@ -209,6 +209,7 @@ class MysqlDatastore:
                 "--default-character-set=utf8mb4",
                 "--skip-lock-tables",
                 "--protocol=TCP",
+                *tool_options,
                 database,
             ]
             info = DumpInfo(
