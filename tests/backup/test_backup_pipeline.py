@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -100,6 +101,21 @@ def test_a_source_process_that_fails_after_writing_is_an_error() -> None:
         encode(proc.stdout, io.BytesIO(), Codec(), lambda n: None)
         with pytest.raises(BackupError, match="exited with status 3"):
             proc.finish()
+
+
+@pytest.mark.integration
+def test_a_stderr_filter_keeps_only_matching_lines_however_long_the_others() -> None:
+    """A 3 MiB echoed statement (longer than a read chunk) is dropped; the short error lines stay."""
+    script = (
+        "import sys; e = sys.stderr.write; e('ERROR 1 first\\n' + 'DATA' * 786432 + '\\n');"
+        " e('ERROR 2 at the end ' + 'y' * 2000); sys.exit(1)"
+    )
+    proc = Proc([sys.executable, "-c", script], stdin=subprocess.DEVNULL, keep=re.compile(rb"ERROR "))
+    with proc, pytest.raises(BackupError) as failed:
+        proc.finish()
+    assert "DATA" not in str(failed.value)
+    assert "ERROR 1 first\nERROR 2 at the end yyy" in str(failed.value)
+    assert len(str(failed.value)) < 700  # the kept line is cut short too
 
 
 def test_a_reader_error_surfaces_as_itself_through_age() -> None:

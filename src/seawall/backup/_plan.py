@@ -145,14 +145,16 @@ def target_for(stack: StackConfig, artifact: Artifact, to: str | None) -> Target
 
 
 def as_recorded(target: Target, artifact: Artifact) -> Target:
-    """A Redis target narrowed to what the artifact holds: its one logical database, or the whole server.
-
-    The scope follows the backup, not today's URL, so that the restored data and the recorded
-    fingerprint describe the same keys.
-    """
-    if artifact.kind != "redis" or target.url is None:
-        return target
-    return replace(target, url=scoped_redis(target.url, artifact.position.get("database")))
+    """A target that carries what a restore must recreate as the backup recorded it, not as today's
+    target has it: a Redis target narrowed to the backup's scope (its one logical database, or the
+    whole server), so that restored data and recorded fingerprint describe the same keys; a MySQL
+    target the database's character set and collation (older backups: nothing)."""
+    if artifact.kind == "redis" and target.url is not None:
+        return replace(target, url=scoped_redis(target.url, artifact.position.get("database")))
+    if artifact.kind == "mysql" and artifact.position.get("collation"):
+        recorded = {key: artifact.position[key] for key in ("character_set", "collation")}
+        return replace(target, extra={**target.extra, **recorded})
+    return target
 
 
 SAFETY_TAG = "pre-restore"

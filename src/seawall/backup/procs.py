@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -16,6 +17,8 @@ from seawall.errors import ToolMissingError
 from seawall.probes.redact import redact
 
 _STDERR_TAIL = 1500
+_LINE = 500  # of a kept stderr line: enough for any message, never a whole echoed blob
+_CHUNK = 1 << 20
 _LIVE: set[Proc] = set()  # every tool this process runs, for kill_all
 _LIVE_LOCK = threading.Lock()
 
@@ -66,9 +69,13 @@ class Proc:
         stdin: Any = None,
         stdout: Any = subprocess.PIPE,
         secrets: tuple[str, ...] = (),
+        keep: re.Pattern[bytes] | None = None,
     ) -> None:
+        """``keep``: only stderr lines that start with a match are reported, for a tool that writes
+        data there too (the mysql client echoes the failing statement, row values and all)."""
         self.name = os.path.basename(argv[0])
         self.secrets = secrets
+        self.keep = keep
         self._err = tempfile.TemporaryFile()  # noqa: SIM115 - closed in __exit__
         full_env = {**os.environ, **env} if env is not None else None
         try:
@@ -87,11 +94,32 @@ class Proc:
         return self.popen.stdout
 
     def stderr_text(self) -> str:
-        """The end of what the child wrote to stderr, secrets masked."""
-        self._err.seek(0, os.SEEK_END)
-        size = self._err.tell()
-        self._err.seek(max(0, size - _STDERR_TAIL))
-        return redact(self._err.read().decode(errors="replace").strip(), self.secrets)
+        """The end of what the child wrote to stderr (the kept lines only), secrets masked."""
+        if self.keep is not None:
+            text = b"\n".join(self._kept_lines())[-_STDERR_TAIL:]
+        else:
+            self._err.seek(0, os.SEEK_END)
+            self._err.seek(max(0, self._err.tell() - _STDERR_TAIL))
+            text = self._err.read()
+        return redact(text.decode(errors="replace").strip(), self.secrets)
+
+    def _kept_lines(self) -> list[bytes]:
+        """The starts of the stderr lines ``keep`` matches, read in chunks (a line may be gigabytes)."""
+        assert self.keep is not None
+        self._err.seek(0)
+        kept: list[bytes] = []
+        head = b""  # the first _LINE bytes of the line being read
+        while chunk := self._err.read(_CHUNK):
+            *ended, rest = chunk.split(b"\n")
+            for part in ended:
+                head += part[: _LINE - len(head)]
+                if self.keep.match(head):
+                    kept.append(head)
+                head = b""
+            head += rest[: _LINE - len(head)]
+        if self.keep.match(head):
+            kept.append(head)
+        return kept
 
     def finish(self, timeout: float | None = None) -> str:
         """Wait; BackupError with the stderr tail unless the exit status is 0. Returns stderr."""

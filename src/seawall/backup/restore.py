@@ -204,7 +204,10 @@ def _incomplete(
     """The failure, with what the operator needs next: what is restored, what is not, how to undo."""
     restored = {c.component for c in done}
     failed = next((a.component for a, _ in plan if a.component not in restored), None)
-    cause = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        cause = "interrupted"
+    else:
+        cause = exc.message if isinstance(exc, SeawallError) else str(exc)
     lines = [f"restore of {manifest.id} stopped at {failed}: {cause}"]
     if restored:
         lines.append(f"  restored and proven: {', '.join(sorted(restored))}")
@@ -216,7 +219,10 @@ def _incomplete(
         lines.append(f"  left stopped: {', '.join(stopped)} (start them once the data is right)")
     if safety:
         lines.append(f"  the data that was there is in safety backup {safety}")
-    hint = f"run the restore again, or undo it with `seawall restore {safety} --force`" if safety else None
+    hints = [exc.hint] if isinstance(exc, SeawallError) and exc.hint else []
+    if safety:
+        hints.append(f"run the restore again, or undo it with `seawall restore {safety} --force`")
+    hint = "; ".join(hints) or None
     message = "\n".join(lines)
     if isinstance(exc, KeyboardInterrupt):
         return RestoreInterrupted(message, hint=hint)

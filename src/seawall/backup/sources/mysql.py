@@ -8,6 +8,7 @@ both our session and the dump's open their consistent snapshots; writers wait fo
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import threading
@@ -22,9 +23,11 @@ import psutil
 import pymysql
 
 from seawall.backup.errors import BackupError
-from seawall.backup.procs import Proc, find_tool, run_tool
+from seawall.backup.procs import Proc, find_tool
 from seawall.backup.sources._scratch import PREFIX, scratch_name, stale
 from seawall.backup.sources.base import DumpInfo, Target
+from seawall.backup.sources.mysql_facts import describe, positions
+from seawall.backup.sources.mysql_tools import dump_tool
 from seawall.probes.mysql import MysqlTarget
 from seawall.probes.redact import redact, secrets_of
 
@@ -33,6 +36,15 @@ if TYPE_CHECKING:
 
     Conn: TypeAlias = pymysql.connections.Connection[pymysql.cursors.Cursor]
 _SNAPSHOT_WAIT = 30.0
+# in batch mode the client echoes the failing statement to stderr, row values and all: keep its own lines
+_CLIENT_MESSAGES = re.compile(rb"ERROR \d+ |(?:mariadb|mysql): ")
+# ER_NET_PACKET_TOO_LARGE, and the "server has gone away" of a client whose packet the server cut off
+_PACKET_REFUSED = ("ERROR 1153 ", "ERROR 2006 ")
+_PACKET_HINT = (
+    "a statement of the dump (a row with a large BLOB or TEXT, written in hex at twice its size) is"
+    " bigger than the server's max_allowed_packet: raise max_allowed_packet on the server (SET GLOBAL,"
+    " or its config file) to at least twice the largest row and restore again"
+)
 
 
 def _error(exc: Exception, url: str, doing: str) -> BackupError:
@@ -52,13 +64,31 @@ def _q(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+def _name(word: str) -> str:
+    """A character set or collation name, refused unless it is one word (it comes from a manifest)."""
+    if not word.isidentifier():
+        raise BackupError(f"{word!r} is not a MySQL character set or collation name")
+    return word
+
+
+# the option-file parser reads these escapes inside a quoted value; a raw newline would end the
+# value there and let the rest of a password be read as an option of its own
+_OPTION_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
+
+
+def option_value(text: str) -> str:
+    """``text`` as a double-quoted option-file value that the client tools read back unchanged."""
+    return '"' + text.translate(_OPTION_ESCAPES) + '"'
+
+
 def defaults_file(url: str, directory: Path) -> Path:
     """A 0600 option file with the connection settings and the password."""
     t = MysqlTarget.from_url(url)
     path = directory / f"client-{secrets.token_hex(4)}.cnf"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    text = f'[client]\nhost={t.host}\nport={t.port}\nuser={t.user}\npassword="{t.password}"\n'
-    with os.fdopen(fd, "w") as out:
+    values = {"host": t.host, "port": str(t.port), "user": t.user, "password": t.password}
+    text = "[client]\n" + "".join(f"{key}={option_value(value)}\n" for key, value in values.items())
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(text)
     return path
 
@@ -86,25 +116,6 @@ def fingerprint_db(conn: Conn, database: str) -> dict[str, Any]:
             count, total = cur.fetchone() or (0, 0)
             tables[table] = {"rows": int(count), "hash": str(int(total))}
     return {"tables": tables}
-
-
-def _positions(conn: Conn) -> dict[str, Any]:
-    with conn.cursor() as cur:
-        cur.execute("SELECT @@log_bin")
-        row = cur.fetchone()
-        if not row or not int(row[0]):
-            return {"binlog": "disabled"}
-        cur.execute("SHOW MASTER STATUS")
-        status = cur.fetchone()
-        pos: dict[str, Any] = {"binlog_file": status[0], "binlog_pos": int(status[1])} if status else {}
-        for var in ("gtid_binlog_pos", "gtid_executed"):
-            try:
-                cur.execute(f"SELECT @@{var}")
-                pos["gtid"] = (cur.fetchone() or [None])[0]
-                break
-            except pymysql.MySQLError:
-                continue
-        return pos
 
 
 def _wait_for_dump_snapshot(conn: Conn, proc: subprocess.Popen[bytes]) -> bool:
@@ -166,18 +177,14 @@ class MysqlDatastore:
         database = MysqlTarget.from_url(target.url).database
         if not database:
             raise BackupError("the MySQL URL names no database to back up")
-        tool = find_tool("mariadb-dump", "mysqldump")
-        tool_version = run_tool([tool, "--version"]).strip()
         cnf = defaults_file(target.url, staging)
         conn = _connect(target.url)
         notes: list[str] = []
         try:
             with conn.cursor() as cur:
-                cur.execute(
-                    "SELECT VERSION(), (SELECT SUM(DATA_LENGTH) FROM information_schema.TABLES"
-                    " WHERE TABLE_SCHEMA = DATABASE())"
-                )
-                version, size = cur.fetchone() or ("", None)
+                source = describe(cur)
+                notes += source.notes
+                tool, tool_version, tool_options = dump_tool(source.mariadb)
                 cur.execute("SET SESSION lock_wait_timeout = 30")
                 try:
                     cur.execute("FLUSH TABLES WITH READ LOCK")
@@ -185,11 +192,12 @@ class MysqlDatastore:
                 except pymysql.MySQLError as exc:
                     locked = False
                     notes.append(
-                        f"no global read lock ({exc.args[-1]}): fingerprint is from a separate snapshot"
+                        f"no global read lock ({exc.args[-1]}): fingerprint and binlog position are"
+                        " from a separate snapshot"
                     )
                 cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-                position = _positions(conn)
+                position = {**positions(conn, source.mariadb), **source.schema}
             argv = [
                 tool,
                 f"--defaults-extra-file={cnf}",
@@ -201,12 +209,13 @@ class MysqlDatastore:
                 "--default-character-set=utf8mb4",
                 "--skip-lock-tables",
                 "--protocol=TCP",
+                *tool_options,
                 database,
             ]
             info = DumpInfo(
                 format="sql",
                 tool_versions={os.path.basename(tool): tool_version},
-                server_version=str(version),
+                server_version=source.version,
                 position=position,
                 notes=notes,
             )
@@ -218,7 +227,7 @@ class MysqlDatastore:
                         )
                     with conn.cursor() as cur:
                         cur.execute("UNLOCK TABLES")
-                dump = _MysqlDump(proc, info, int(size) if size else None)
+                dump = _MysqlDump(proc, info, source.size)
 
                 def run() -> None:
                     try:
@@ -235,26 +244,31 @@ class MysqlDatastore:
             conn.close()
             cnf.unlink(missing_ok=True)
 
-    def _recreate(self, url: str) -> str:
-        database = MysqlTarget.from_url(url).database
+    def _recreate(self, target: Target) -> str:
+        """Drop and create the database, with the character set and collation the backup recorded
+        (a backup from before they were recorded: those of the database there, else utf8mb4)."""
+        assert target.url is not None
+        database = MysqlTarget.from_url(target.url).database
         if not database:
             raise BackupError("the MySQL URL names no database to restore into")
-        with _connect(url, use_db=False) as conn, conn.cursor() as cur:
+        recorded = (target.extra.get("character_set"), target.extra.get("collation"))
+        with _connect(target.url, use_db=False) as conn, conn.cursor() as cur:
             cur.execute(
                 "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM"
                 " information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
                 (database,),
             )
-            row = cur.fetchone() or ("utf8mb4", "utf8mb4_general_ci")
+            row = recorded if all(recorded) else cur.fetchone() or ("utf8mb4", "utf8mb4_general_ci")
+            charset, collation = (_name(str(value)) for value in row)
             cur.execute(f"DROP DATABASE IF EXISTS {_q(database)}")
-            cur.execute(f"CREATE DATABASE {_q(database)} CHARACTER SET {row[0]} COLLATE {row[1]}")
+            cur.execute(f"CREATE DATABASE {_q(database)} CHARACTER SET {charset} COLLATE {collation}")
         return database
 
     def restore(self, stream: BinaryIO, target: Target, staging: Path) -> list[str]:
         """A fresh database, then the client replays the dump, stopping at the first error."""
         assert target.url is not None
         try:
-            database = self._recreate(target.url)
+            database = self._recreate(target)
         except pymysql.MySQLError as exc:
             raise _error(exc, target.url, "restore failed") from exc
         tool = find_tool("mariadb", "mysql")
@@ -264,12 +278,19 @@ class MysqlDatastore:
             f"--defaults-extra-file={cnf}",
             "--binary-mode",
             "--default-character-set=utf8mb4",
+            "--max-allowed-packet=1G",  # the client's own limit; the server's is its own
             "--protocol=TCP",
             database,
         ]
         try:
-            with Proc(argv, stdin=stream, stdout=None, secrets=secrets_of(target.url)) as proc:
+            with Proc(
+                argv, stdin=stream, stdout=None, secrets=secrets_of(target.url), keep=_CLIENT_MESSAGES
+            ) as proc:
                 proc.finish()
+        except BackupError as exc:
+            if any(code in exc.message for code in _PACKET_REFUSED):
+                raise BackupError(exc.message, hint=_PACKET_HINT) from exc
+            raise
         finally:
             cnf.unlink(missing_ok=True)
         return []
@@ -309,7 +330,7 @@ class MysqlDatastore:
         name = scratch_name()
         url = urlunsplit(urlsplit(like.url)._replace(path="/" + name))
         try:
-            yield Target(kind="mysql", url=url, extra={"scratch": True})
+            yield Target(kind="mysql", url=url, extra={**like.extra, "scratch": True})
         finally:
             with _connect(like.url, use_db=False) as conn, conn.cursor() as cur:
                 cur.execute(f"DROP DATABASE IF EXISTS {_q(name)}")
