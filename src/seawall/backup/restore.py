@@ -146,8 +146,9 @@ def restore(
             f"restoring would overwrite existing data: {names}",
             hint="pass --force; a safety backup of that data is taken first",
         )
+    before_safety = clock.monotonic()
     safety = _safety_backup(stack, occupied, to) if occupied else None
-    safety_seconds = clock.monotonic() - t0 if safety else 0.0
+    safety_seconds = clock.monotonic() - before_safety
     stopped: list[str] = []
     if runtime is not None and to is None:
         users = _users(stack, [a.component for a, _ in plan])
