@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from seawall.backup.sources.base import SERVER_KINDS
 from seawall.config import StackConfig
 from seawall.errors import SeawallError, UsageError
 from seawall.probes.mysql import MysqlTarget
@@ -77,13 +78,12 @@ def _check_path(stack: StackConfig, kind: str, path: Path) -> None:
             )
 
 
-def checked_location(stack: StackConfig, kind: str, location: str) -> str:
-    """``location`` if it can be a ``kind`` target, else UsageError saying what is wrong with it."""
-    if kind in _EXAMPLES:
+def checked_location(stack: StackConfig, kind: str, location: str) -> None:
+    """UsageError saying what is wrong with ``location`` unless it can be a ``kind`` target."""
+    if kind in SERVER_KINDS:
         _check_url(kind, location)
     else:
         _check_path(stack, kind, Path(location).expanduser().resolve())
-    return location
 
 
 __all__ = ["checked_location"]

@@ -11,8 +11,15 @@ from seawall.backup.crypto import Encryption, load_identity
 from seawall.backup.errors import BackupNotFound
 from seawall.backup.manifest import Artifact, Manifest
 from seawall.backup.repository import Repository
-from seawall.backup.sources import CONFIG_COMPONENT, IN_CONTAINER, InContainer, Target, config_target
-from seawall.backup.sources._redis_client import scoped as scoped_redis
+from seawall.backup.sources import (
+    CONFIG_COMPONENT,
+    IN_CONTAINER,
+    SERVER_KINDS,
+    InContainer,
+    Target,
+    config_target,
+    redis_scoped,
+)
 from seawall.config import StackConfig
 from seawall.config.compose_fields import parse_volume
 from seawall.errors import UsageError
@@ -135,10 +142,8 @@ def target_for(stack: StackConfig, artifact: Artifact, to: str | None) -> Target
                     f"component {artifact.component!r} has no {artifact.kind} datastore in the stack file;"
                     " name a target with --to"
                 )
-            url_kind = artifact.kind in ("postgres", "mysql", "redis")
-            bare = Target(
-                kind=artifact.kind, url=to if url_kind else None, path=None if url_kind else Path(to)
-            )
+            url, path = (to, None) if artifact.kind in SERVER_KINDS else (None, Path(to))
+            bare = Target(kind=artifact.kind, url=url, path=path)
             return as_recorded(bare, artifact)
         target = _target(stack, artifact.component)
     return as_recorded(target.moved_to(to) if to is not None else target, artifact)
@@ -150,7 +155,7 @@ def as_recorded(target: Target, artifact: Artifact) -> Target:
     whole server), so that restored data and recorded fingerprint describe the same keys; a MySQL
     target the database's character set and collation (older backups: nothing)."""
     if artifact.kind == "redis" and target.url is not None:
-        return replace(target, url=scoped_redis(target.url, artifact.position.get("database")))
+        return replace(target, url=redis_scoped(target.url, artifact.position.get("database")))
     if artifact.kind == "mysql" and artifact.position.get("collation"):
         recorded = {key: artifact.position[key] for key in ("character_set", "collation")}
         return replace(target, extra={**target.extra, **recorded})

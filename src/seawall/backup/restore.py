@@ -16,7 +16,7 @@ from seawall.backup.errors import BackupError, FingerprintMismatch, TargetNotEmp
 from seawall.backup.manifest import Artifact, Manifest
 from seawall.backup.pipeline import decoded
 from seawall.backup.repository import open_repository
-from seawall.backup.sources import CONFIG_COMPONENT, Target, datastore_for
+from seawall.backup.sources import CONFIG_COMPONENT, SERVER_KINDS, Target, datastore_for
 from seawall.backup.verify import check_artifact, compare, probe_key
 from seawall.config import StackConfig
 from seawall.errors import Interrupted, SeawallError, UsageError
@@ -74,9 +74,6 @@ class RestoreResult:
         }
 
 
-_SERVER_KINDS = ("postgres", "mysql", "redis")
-
-
 def _users(stack: StackConfig, components: Sequence[str]) -> list[str]:
     """Components that use the restored datastores: those that depend on them, and the owner of a
     file datastore (a SQLite file or a directory is the owning service's own data; a database
@@ -88,7 +85,7 @@ def _users(stack: StackConfig, components: Sequence[str]) -> list[str]:
 
 def _file_kind(stack: StackConfig, component: str) -> bool:
     ds = stack.components[component].datastore
-    return ds is not None and ds.kind not in _SERVER_KINDS
+    return ds is not None and ds.kind not in SERVER_KINDS
 
 
 def _plan(

@@ -16,7 +16,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from seawall import clock
-from seawall.backup.sources import redis_scope
+from seawall.backup.sources import SERVER_KINDS, redis_scope
 from seawall.config import DatastoreSpec, StackConfig
 from seawall.errors import ConfigError, ConfirmationRefused, OperationError
 from seawall.ops._datastores import (
@@ -34,7 +34,6 @@ from seawall.runtime import Runtime, shutdown
 from seawall.store import open_store
 
 TIMEOUT = 30.0
-SERVER_KINDS = ("postgres", "mysql", "redis")
 
 
 def _quiet(component: str, message: str) -> None:

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from seawall.backup.sources._redis_client import scope as redis_scope
-from seawall.backup.sources.base import ContainerEngine, Datastore, Dump, DumpInfo, InContainer, Target
+from seawall.backup.sources._redis_client import scoped as redis_scoped
+from seawall.backup.sources.base import (
+    SERVER_KINDS,
+    ContainerEngine,
+    Datastore,
+    Dump,
+    DumpInfo,
+    InContainer,
+    Target,
+)
 from seawall.backup.sources.config import COMPONENT as CONFIG_COMPONENT
 from seawall.backup.sources.config import ConfigDatastore, config_target
 from seawall.backup.sources.container_files import ContainerFilesDatastore
@@ -50,6 +59,7 @@ __all__ = [
     "CONFIG_COMPONENT",
     "DATASTORES",
     "IN_CONTAINER",
+    "SERVER_KINDS",
     "ContainerEngine",
     "Datastore",
     "Dump",
@@ -61,4 +71,5 @@ __all__ = [
     "datastore_for",
     "get_datastore",
     "redis_scope",
+    "redis_scoped",
 ]

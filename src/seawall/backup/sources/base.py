@@ -22,6 +22,11 @@ class VolumeLister(Protocol):
         ...
 
 
+# datastores reached through a server by URL (the others are a path on this machine): their data
+# is restored through the server, which therefore keeps running while it is
+SERVER_KINDS = ("postgres", "mysql", "redis")
+
+
 class ContainerEngine(Protocol):
     """What a datastore needs of a container runtime (``ComposeRuntime`` is one)."""
 

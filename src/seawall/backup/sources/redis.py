@@ -95,9 +95,8 @@ def fingerprint_server(
                 entry = {"keys": lasting[0], "digest": f"{lasting[1]:016x}"}
             if expiring[0] and first is not None:
                 until = round(clock.now() + first / 1000, 3)
-                entry["expiring"] = {"keys": expiring[0], "digest": f"{expiring[1]:016x}"} | {
-                    "valid_until": until
-                }
+                digest = f"{expiring[1]:016x}"
+                entry["expiring"] = {"keys": expiring[0], "digest": digest, "valid_until": until}
             if entry:
                 result[f"db{number}"] = entry
     except redis.RedisError as exc:
