@@ -8,24 +8,29 @@ from pathlib import Path
 from typing import Any
 
 from seawall import clock
-from seawall.backup._plan import SAFETY_TAG, Progress, encryption, find_backup, no_progress, target_for
+from seawall.backup._plan import SAFETY_TAG, Progress, no_progress
 from seawall.backup.catalog import Catalog
 from seawall.backup.create import run_backup
-from seawall.backup.crypto import identities_for
-from seawall.backup.errors import BackupError, FingerprintMismatch, TargetNotEmpty
+from seawall.backup.errors import BackupError, FingerprintMismatch
 from seawall.backup.manifest import Artifact, Manifest
 from seawall.backup.pipeline import decoded
 from seawall.backup.repository import open_repository
-from seawall.backup.sources import CONFIG_COMPONENT, SERVER_KINDS, Target, datastore_for
-from seawall.backup.verify import check_artifact, compare, probe_key
+from seawall.backup.restore_plan import plan_restore
+from seawall.backup.sources import Target, datastore_for
+from seawall.backup.verify import compare
 from seawall.config import StackConfig
-from seawall.errors import Interrupted, SeawallError, UsageError
+from seawall.errors import Interrupted, OperationError, SeawallError
+from seawall.ops.lifecycle import down, up
 from seawall.runtime.base import Runtime
 from seawall.store import open_store
 
 
 class RestoreInterrupted(Interrupted):
     """Ctrl-C or SIGTERM during a restore; the message says what was restored and what was not."""
+
+
+class RestartFailed(OperationError):
+    """The data is restored and proven, but a component stopped for it did not come back ready."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +65,7 @@ class RestoreResult:
     stopped: tuple[str, ...] = ()
     safety_seconds: float = 0.0
     missing: tuple[str, ...] = ()  # datastores whose backup failed: this (partial) backup lacks them
+    restart_seconds: float = 0.0  # starting the stopped components until ready: part of the RTO
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -69,39 +75,10 @@ class RestoreResult:
             "safety_backup": self.safety_backup,
             "safety_backup_seconds": round(self.safety_seconds, 3),
             "stopped": list(self.stopped),
+            "restart_seconds": round(self.restart_seconds, 3),
             "missing": list(self.missing),
             "components": [c.to_dict() for c in self.components],
         }
-
-
-def _users(stack: StackConfig, components: Sequence[str]) -> list[str]:
-    """Components that use the restored datastores: those that depend on them, and the owner of a
-    file datastore (a SQLite file or a directory is the owning service's own data; a database
-    server, run by the stack or not, must keep running for its data to be restored)."""
-    owners = [c for c in components if c in stack.components and _file_kind(stack, c)]
-    dependents = [n for n, comp in stack.components.items() if any(c in comp.depends_on for c in components)]
-    return list(dict.fromkeys([*owners, *dependents]))
-
-
-def _file_kind(stack: StackConfig, component: str) -> bool:
-    ds = stack.components[component].datastore
-    return ds is not None and ds.kind not in SERVER_KINDS
-
-
-def _plan(
-    stack: StackConfig, manifest: Manifest, component: str | None, to: str | None
-) -> list[tuple[Artifact, Target]]:
-    if component is not None:
-        art = manifest.artifact(component)
-        if art is None:
-            raise UsageError(f"backup {manifest.id} holds no datastore of component {component!r}")
-        chosen = [art]
-    else:
-        if to is not None:
-            raise UsageError("--to needs --component: a backup holds several datastores")
-        # the stack's own config is restored only when asked for by name: it would rewrite seawall.yaml
-        chosen = [a for a in manifest.artifacts if a.component != CONFIG_COMPONENT]
-    return [(art, target_for(stack, art, to)) for art in chosen]
 
 
 def restore(
@@ -116,56 +93,66 @@ def restore(
 ) -> RestoreResult:
     """Restore one or every datastore of a backup and prove it by fingerprint.
 
-    Every check runs before anything is written: the target's spelling, checksums, keys, and
-    (without ``force``) that each target is empty. With ``force``, a safety backup of the targets
-    is committed first. When restoring in place and a runtime is given, the components that use
-    the restored datastores are stopped for the restore and started again after it succeeds;
-    after a failure they stay stopped, and the error says what was restored and how to undo it.
+    Every check runs before anything is written (``plan_restore``: the target's spelling,
+    checksums, keys, and without ``force`` that each target is empty). With ``force``, a safety
+    backup of the targets is committed first. When restoring in place and a runtime is given, the
+    running components that use the restored datastores are stopped (dependents first) for the
+    restore and, after it succeeds, started again in dependency order and waited on until ready:
+    the RTO ends when the service is back, not when the data is. After a failure they stay
+    stopped, and the error says what was restored and how to undo it.
     """
     t0 = clock.monotonic()
-    repo = open_repository(stack)
-    manifest = find_backup(repo, stack.stack, backup_id, component)
-    plan = _plan(stack, manifest, component, to)
-    for art, _ in plan:
-        check_artifact(repo, manifest, art)
-    identities = (
-        identities_for(manifest.encryption, encryption(stack, identity), manifest.id)
-        if (manifest.encryption)
-        else []
-    )
-    if identities:
-        for art, _ in plan:
-            probe_key(repo, manifest, art, identities)
-    occupied = [(art, t) for art, t in plan if not datastore_for(t).is_empty(t)]
-    if occupied and not force:
-        names = ", ".join(f"{a.component} ({t.describe()})" for a, t in occupied)
-        raise TargetNotEmpty(
-            f"restoring would overwrite existing data: {names}",
-            hint="pass --force; a safety backup of that data is taken first",
-        )
+    plan = plan_restore(stack, backup_id, component, to, force, runtime, identity)
+    if plan.refusal is not None:
+        raise plan.refusal
+    manifest, occupied = plan.manifest, plan.occupied
     before_safety = clock.monotonic()
     safety = _safety_backup(stack, occupied, to) if occupied else None
     safety_seconds = clock.monotonic() - before_safety
-    stopped: list[str] = []
-    if runtime is not None and to is None:
-        users = _users(stack, [a.component for a, _ in plan])
-        # status(()) means every component: ask only when something uses the datastore
-        stopped = [s.name for s in runtime.status(users) if s.alive] if users else []
-        if stopped:
-            runtime.stop(stopped)
+    if plan.stop and runtime is not None:
+        down(stack, runtime, plan.stop)
     done: list[ComponentRestore] = []
     try:
         with open_store(stack.state_dir) as store:
             catalog = Catalog(store, stack.stack)
-            for art, target in plan:
+            identities = list(plan.identities)
+            for art, target in plan.pairs:
                 done.append(_restore_one(stack, manifest, art, target, identities, catalog, progress))
     except (SeawallError, OSError, KeyboardInterrupt) as exc:
-        raise _incomplete(exc, manifest, plan, done, safety, stopped) from exc
-    if stopped and runtime is not None:
-        runtime.start(stopped)
-    rto = clock.monotonic() - t0 - safety_seconds
-    missing = tuple(f.component for f in manifest.failed) if component is None else ()
-    return RestoreResult(manifest.id, tuple(done), rto, safety, tuple(stopped), safety_seconds, missing)
+        raise _incomplete(exc, manifest, plan.pairs, done, safety, plan.stop) from exc
+    restarted = clock.monotonic()
+    if plan.stop and runtime is not None:
+        _restart(stack, runtime, plan.stop, manifest.id)
+    finished = clock.monotonic()
+    return RestoreResult(
+        manifest.id,
+        tuple(done),
+        finished - t0 - safety_seconds,
+        safety,
+        plan.stop,
+        safety_seconds,
+        plan.missing,
+        finished - restarted,
+    )
+
+
+def _restart(stack: StackConfig, runtime: Runtime, stopped: Sequence[str], backup_id: str) -> None:
+    """Start what the restore stopped, in dependency order, each wave waited on until ready.
+
+    Only those: a dependency that was not running before the restore is not started now.
+    """
+    try:
+        up(stack, runtime, stopped, dependencies=False)
+    except (SeawallError, KeyboardInterrupt) as exc:
+        cause = "interrupted" if isinstance(exc, KeyboardInterrupt) else exc.message
+        message = (
+            f"restore of {backup_id} is complete and its fingerprints match, but starting the "
+            f"stopped components again failed: {cause}"
+        )
+        hint = f"see `seawall status` and `seawall logs`, then `seawall up {' '.join(stopped)}`"
+        if isinstance(exc, KeyboardInterrupt):
+            raise RestoreInterrupted(message, hint=hint) from exc
+        raise RestartFailed(message, hint=hint) from exc
 
 
 def _safety_backup(stack: StackConfig, occupied: Sequence[tuple[Artifact, Target]], to: str | None) -> str:

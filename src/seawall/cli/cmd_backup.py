@@ -15,6 +15,9 @@ from seawall.cli.render import mark, print_json, rpo_lines, table
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from seawall.config import StackConfig
+    from seawall.runtime import Runtime
+
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 Identity = Annotated[
     Path | None,
@@ -293,6 +296,12 @@ def restore(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite existing data (a safety backup is taken first).")
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", "-n", help="Run every check; show what would be restored and stopped; write nothing."
+        ),
+    ] = False,
     identity: Identity = None,
     json_out: Json = False,
 ) -> None:
@@ -301,6 +310,9 @@ def restore(
 
     opts = options(ctx)
     runtime = opts.runtime() if to is None else None
+    if dry_run:
+        _restore_plan(opts.stack(), backup_id, component, to, force, runtime, identity, json_out)
+        return
     with _progress(not json_out) as progress:
         result = run_restore(opts.stack(), backup_id, component, to, force, runtime, progress, identity)
     if json_out:
@@ -314,7 +326,8 @@ def restore(
     for c in result.components:
         out.print(f"{mark('ok')} {c.component} -> {c.target} ({c.seconds:.1f}s, fingerprint matches)")
     if result.stopped:
-        out.print(f"stopped and started again: {', '.join(result.stopped)}")
+        again = ", ".join(result.stopped)
+        out.print(f"stopped and started again: {again} (ready after {result.restart_seconds:.1f}s)")
     if result.missing:
         lacking = ", ".join(result.missing)
         out.print(f"{mark('warn')} not restored, this backup lacks them (their backup failed): {lacking}")
@@ -322,3 +335,43 @@ def restore(
         f"restored {result.id}; RTO {result.seconds:.1f}s"
         + (" (after the safety backup)" * bool(result.safety_backup))
     )
+
+
+def _restore_plan(
+    stack: StackConfig,
+    backup_id: str,
+    component: str | None,
+    to: str | None,
+    force: bool,
+    runtime: Runtime | None,
+    identity: Path | None,
+    json_out: bool,
+) -> None:
+    """``restore --dry-run``: the plan, and the exit code the restore would have before writing."""
+    from seawall.backup.restore_plan import plan_restore
+
+    plan = plan_restore(stack, backup_id, component, to, force, runtime, identity)
+    refusal = plan.refusal
+    if json_out:
+        print_json(plan.to_dict())
+        raise typer.Exit(refusal.exit_code if refusal else 0)
+    out = console()
+    out.print(f"restore of {plan.id} (dry run: checksums and key checked, nothing written)")
+    rows = [[t.component, t.target, _size(t.raw_bytes), _occupancy(t.occupied, force)] for t in plan.targets]
+    out.print(table(None, ["component", "target", "size", "target now"], rows))
+    if plan.stop:
+        out.print(f"would stop, then start again and wait until ready: {', '.join(plan.stop)}")
+    if plan.missing:
+        lacking = ", ".join(plan.missing)
+        out.print(f"{mark('warn')} not restorable, the backup lacks them (their backup failed): {lacking}")
+    if refusal is not None:
+        out.print(f"{mark('fail')} {refusal.message} ({refusal.hint})")
+        raise typer.Exit(refusal.exit_code)
+
+
+def _occupancy(occupied: bool, force: bool) -> str:
+    if not occupied:
+        return "empty"
+    if force:
+        return "has data: a safety backup first, then overwritten"
+    return "has data: refused without --force"

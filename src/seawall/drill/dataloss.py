@@ -45,7 +45,6 @@ def data_loss_step(
     """Back up and deep-verify, destroy every datastore, restore the backup and compare fingerprints."""
     from seawall.backup import create_backup, list_backups, restore, verify_backup
     from seawall.ops.destroy import plan_destroy, remove_item
-    from seawall.ops.lifecycle import up
 
     backup = create_backup(stack, tags=("drill",))
     if not backup.ok or backup.manifest is None:
@@ -62,8 +61,8 @@ def data_loss_step(
     rpo = list_backups(stack).rpo_seconds
     say(f"data destroyed: {', '.join(lost) or 'nothing'}")
     # the services recreate empty files on their next request, so the restore has to overwrite
+    # the restore restarts the services it stopped and waits until they are ready: its RTO ends there
     restored = restore(stack, backup.id, force=True, runtime=runtime)
-    up(stack, runtime)  # the restore restarted the services; wait until they are ready again
     equal = all(c.fingerprint_ok for c in restored.components)
     figures = DataLossFigures(
         backup.id,

@@ -61,10 +61,18 @@ def check_names(stack: StackConfig, names: Sequence[str]) -> list[str]:
 
 
 def up(
-    stack: StackConfig, runtime: Runtime, names: Sequence[str] = (), progress: Progress = _quiet
+    stack: StackConfig,
+    runtime: Runtime,
+    names: Sequence[str] = (),
+    progress: Progress = _quiet,
+    dependencies: bool = True,
 ) -> UpReport:
-    """Start the components (and what they depend on) wave by wave, each wave gated on readiness."""
-    wanted = with_dependencies(stack.dependencies(), check_names(stack, names))
+    """Start the components (and what they depend on) wave by wave, each wave gated on readiness.
+
+    ``dependencies=False``: the named components only (a restore restarting what it stopped).
+    """
+    named = check_names(stack, names)
+    wanted = with_dependencies(stack.dependencies(), named) if dependencies else set(named)
     report = UpReport()
     began = clock.monotonic()
     for wave in stack.waves():
