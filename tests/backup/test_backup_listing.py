@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from seawall.backup import create_backup, list_backups, verify_backup
+from seawall.backup.manifest import CHECKSUM, manifest_checksum
 from seawall.config import StackConfig
 
 MakeStack = Callable[..., StackConfig]
@@ -14,6 +16,15 @@ MakeStack = Callable[..., StackConfig]
 
 def manifest_path(stack: StackConfig, backup_id: str) -> Path:
     return stack.resolve("repo") / stack.stack / backup_id / "manifest.json"
+
+
+def rewrite(stack: StackConfig, backup_id: str, change: Callable[[dict[str, Any]], None]) -> None:
+    """Change a committed manifest as a tool that knows the format would: with its checksum taken again."""
+    path = manifest_path(stack, backup_id)
+    doc = json.loads(path.read_text())
+    change(doc)
+    doc[CHECKSUM] = manifest_checksum(doc)
+    path.write_text(json.dumps(doc))
 
 
 def test_a_manifest_corrupted_after_it_was_catalogued_is_listed_under_errors(make_stack: MakeStack) -> None:
@@ -33,29 +44,24 @@ def test_a_manifest_rewritten_after_it_was_catalogued_is_read_again(make_stack: 
     stack = make_stack()
     backup = create_backup(stack, components=["db"])
     assert list_backups(stack).backups[0].entry.tags == ()
-    path = manifest_path(stack, backup.id)
-    doc = json.loads(path.read_text())
-    doc["tags"] = ["release"]
-    path.write_text(json.dumps(doc))
+    rewrite(stack, backup.id, lambda doc: doc.update(tags=["release"]))
     assert list_backups(stack).backups[0].entry.tags == ("release",)
 
 
 def backdate(stack: StackConfig, backup_id: str, seconds: float) -> None:
     """Move a backup's times into the past, as if it had been taken ``seconds`` ago."""
-    path = manifest_path(stack, backup_id)
-    doc = json.loads(path.read_text())
-    doc["started"] -= seconds
-    doc["finished"] -= seconds
-    path.write_text(json.dumps(doc))
+    rewrite(
+        stack,
+        backup_id,
+        lambda doc: doc.update(started=doc["started"] - seconds, finished=doc["finished"] - seconds),
+    )
 
 
 def test_the_rpo_counts_from_the_start_of_the_backup_not_its_finish(make_stack: MakeStack) -> None:
     stack = make_stack()
     backup = create_backup(stack)
-    path = manifest_path(stack, backup.id)
-    doc = json.loads(path.read_text())
-    doc["started"] -= 3600  # a backup that took an hour: its data is as of its start
-    path.write_text(json.dumps(doc))
+    # a backup that took an hour: its data is as of its start
+    rewrite(stack, backup.id, lambda doc: doc.update(started=doc["started"] - 3600))
     assert verify_backup(stack, backup.id).ok
     rpo = list_backups(stack).rpo_seconds
     assert rpo is not None

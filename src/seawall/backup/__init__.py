@@ -8,7 +8,7 @@ from seawall.backup.listing import BackupDetail, BackupInfo, BackupList, list_ba
 from seawall.backup.manifest import Artifact, Failure, Manifest
 from seawall.backup.prune import PruneResult, prune
 from seawall.backup.restore import ComponentRestore, RestoreResult, restore
-from seawall.backup.verify import ArtifactCheck, VerifyResult, verify_backup
+from seawall.backup.verify import ArtifactCheck, ManifestCheck, VerifyResult, verify_backup
 
 __all__ = [
     "Artifact",
@@ -20,6 +20,7 @@ __all__ = [
     "ComponentRestore",
     "Failure",
     "Manifest",
+    "ManifestCheck",
     "PruneResult",
     "RestoreResult",
     "VerifyResult",

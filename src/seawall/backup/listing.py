@@ -129,7 +129,7 @@ class BackupDetail:
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {
-            "manifest": self.manifest.to_dict(),
+            "manifest": {**self.manifest.to_dict(), "checksum": self.manifest.checksum},
             "checks": [c.to_dict() for c in self.checks],
             "restores": list(self.restores),
         }

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -14,6 +16,22 @@ from seawall.backup.errors import ManifestCorrupt
 
 FORMAT = 1
 _ID_RE = re.compile(r"^\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{6}$")
+
+CHECKSUM = "checksum"
+# the checksum names its algorithm ("sha256:<hex>"), so a later Seawall can move to another and
+# still check the manifests written with this one
+_DIGESTS: dict[str, Callable[[bytes], Any]] = {"sha256": hashlib.sha256}
+_WRITE_WITH = "sha256"
+# The top-level fields Seawall wrote before manifests had a checksum: such a manifest holds these
+# only. Without the rule, one flipped byte in the name "checksum" would pass a manifest off as old.
+# History, not the current model: it must not grow with new fields (they come with a checksum).
+_BEFORE_CHECKSUM = frozenset(
+    {
+        "format", "id", "stack", "started", "finished", "started_at", "finished_at", "duration", "host",
+        "seawall_version", "tags", "compression", "encryption", "complete", "raw_bytes", "stored_bytes",
+        "artifacts", "failed",
+    }
+)  # fmt: skip
 
 
 def new_backup_id(ts: float) -> str:
@@ -25,6 +43,22 @@ def new_backup_id(ts: float) -> str:
 def is_backup_id(text: str) -> bool:
     """Whether ``text`` has the shape of a backup id (also keeps path tricks out of the repository)."""
     return bool(_ID_RE.match(text))
+
+
+def canonical_json(doc: Mapping[str, Any]) -> bytes:
+    """One byte string per JSON value however it was laid out: sorted keys, no spaces, ASCII only.
+
+    Floats are written as ``repr`` writes them (the shortest text that reads back as the same
+    float), ints in full and non-ASCII characters as ``\\u`` escapes, so a document parsed back
+    from its own JSON gives the same bytes again: the writer and every reader agree on them.
+    """
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def manifest_checksum(doc: Mapping[str, Any], algorithm: str = _WRITE_WITH) -> str:
+    """``<algorithm>:<hex digest>`` of the canonical JSON of ``doc`` without its own checksum field."""
+    body = {key: value for key, value in doc.items() if key != CHECKSUM}
+    return f"{algorithm}:{_DIGESTS[algorithm](canonical_json(body)).hexdigest()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +112,9 @@ class Manifest:
     artifacts: tuple[Artifact, ...]
     failed: tuple[Failure, ...] = ()
     tags: tuple[str, ...] = ()
+    # as read from a repository, where it matched the content; None for a manifest built in memory
+    # (``to_json`` computes its own) or one written before manifests had a checksum
+    checksum: str | None = field(default=None, compare=False)
 
     @property
     def complete(self) -> bool:
@@ -122,14 +159,19 @@ class Manifest:
         }
 
     def to_json(self) -> bytes:
-        """The exact bytes written to ``manifest.json``."""
-        return (json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n").encode()
+        """The exact bytes written to ``manifest.json``: ``to_dict()`` with its checksum added."""
+        # taken over the document as a reader will parse it back: a dict key that is not a str
+        # (a number) becomes one in JSON and then sorts differently
+        doc = json.loads(json.dumps(self.to_dict()))
+        doc[CHECKSUM] = manifest_checksum(doc)
+        return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
 
     @classmethod
     def from_json(cls, data: bytes, where: str) -> Manifest:
         """Parse and check a manifest; ManifestCorrupt names ``where`` if anything is off."""
         try:
             doc = json.loads(data)
+            checksum = _checked(_typed(doc, dict, "the document"))
             if doc.get("format") != FORMAT:
                 raise ValueError(f"unknown manifest format {doc.get('format')!r}")
             if not is_backup_id(doc["id"]):
@@ -166,6 +208,7 @@ class Manifest:
                 artifacts=artifacts,
                 failed=tuple(_failure(f) for f in _typed(doc.get("failed", []), list, "failed")),
                 tags=tuple(_typed(t, str, "tag") for t in _typed(doc.get("tags", []), list, "tags")),
+                checksum=checksum,
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ManifestCorrupt(f"manifest {where} is corrupt: {exc}") from exc
@@ -173,6 +216,25 @@ class Manifest:
 
 ALGORITHMS = ("zstd", "none")
 _T = TypeVar("_T")
+
+
+def _checked(doc: dict[str, Any]) -> str | None:
+    """The document's checksum once it matches the content; None for a manifest from before them."""
+    if CHECKSUM not in doc:
+        unknown = sorted(doc.keys() - _BEFORE_CHECKSUM)
+        if unknown:
+            raise ValueError(
+                f"it has no checksum but fields Seawall never wrote without one ({unknown!r:.80}):"
+                " it was changed after it was committed"
+            )
+        return None
+    recorded = _typed(doc[CHECKSUM], str, CHECKSUM)
+    algorithm = recorded.partition(":")[0]
+    if algorithm not in _DIGESTS:
+        raise ValueError(f"its checksum {recorded!r:.40} names an algorithm this Seawall does not know")
+    if manifest_checksum(doc, algorithm) != recorded:
+        raise ValueError("it was changed after it was committed: its content does not match its checksum")
+    return recorded
 
 
 def _typed(value: Any, kind: type[_T], what: str) -> _T:

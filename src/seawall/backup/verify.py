@@ -43,12 +43,33 @@ class ArtifactCheck:
 
 
 @dataclass(frozen=True, slots=True)
+class ManifestCheck:
+    """The manifest's own checksum, matched as it was read: one that does not match never gets this
+    far (ManifestCorrupt: its artifacts' recorded checksums cannot be trusted either)."""
+
+    checksum: str | None  # None: written before manifests had one, so nothing to match
+
+    @property
+    def detail(self) -> str:
+        """One line on what was checked."""
+        if self.checksum is None:
+            return "no checksum (written before manifests had one): not checked"
+        algorithm, _, digest = self.checksum.partition(":")
+        return f"checksum ok ({algorithm}:{digest[:16]}...)"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"checksum": self.checksum, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
 class VerifyResult(Outcome):
     """The outcome of one ``backup verify``."""
 
     id: str
     deep: bool
     checks: tuple[ArtifactCheck, ...]
+    manifest: ManifestCheck
 
     @property
     def ok(self) -> bool:
@@ -61,6 +82,7 @@ class VerifyResult(Outcome):
             "id": self.id,
             "deep": self.deep,
             "ok": self.ok,
+            "manifest": self.manifest.to_dict(),
             "artifacts": [c.to_dict() for c in self.checks],
         }
 
@@ -201,7 +223,7 @@ def verify_backup(
     for failure in manifest.failed:  # a partial backup does not protect these: never "ok"
         detail = f"not in this backup: backing it up failed ({failure.error})"
         checks.append(ArtifactCheck(failure.component, "", False, detail, 0.0))
-    result = VerifyResult(manifest.id, deep, tuple(checks))
+    result = VerifyResult(manifest.id, deep, tuple(checks), ManifestCheck(manifest.checksum))
     with open_store(stack.state_dir) as store:
         Catalog(store, stack.stack).add_check(manifest.id, deep, result.ok, result.to_dict())
     return result

@@ -167,7 +167,7 @@ def list_(
 @backup_app.command("show")
 def show(ctx: typer.Context, backup_id: BackupId = "latest", json_out: Json = False) -> None:
     """One backup's manifest: artifacts, checksums, positions, fingerprints, verifications."""
-    from seawall.backup import show_backup
+    from seawall.backup import ManifestCheck, show_backup
 
     detail = show_backup(options(ctx).stack(), backup_id)
     if json_out:
@@ -176,6 +176,7 @@ def show(ctx: typer.Context, backup_id: BackupId = "latest", json_out: Json = Fa
     m, out = detail.manifest, console()
     out.print(f"backup {m.id} of {m.stack}, {m.to_dict()['started_at']}, tags: {', '.join(m.tags) or '-'}")
     out.print(f"encryption: {'age' if m.encryption else 'none'}; compression: {m.compression}")
+    out.print(f"manifest: {ManifestCheck(m.checksum).detail}")
     rows = [
         [
             a.component,
@@ -226,6 +227,7 @@ def verify(
         print_json(result.to_dict())
         raise typer.Exit(result.exit_code)
     out = console()
+    out.print(f"{mark('ok' if result.manifest.checksum else 'warn')} manifest: {result.manifest.detail}")
     for c in result.checks:
         where = f" ({c.file})" if c.file else ""
         out.print(f"{mark('ok' if c.ok else 'fail')} {c.component}{where}: {c.detail}")
