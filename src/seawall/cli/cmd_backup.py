@@ -22,7 +22,7 @@ Identity = Annotated[
         "--identity", "-i", help="age identity file that opens encrypted backups.", show_default=False
     ),
 ]
-BackupId = Annotated[str, typer.Argument(help="Backup id, or 'latest'.")]
+BackupId = Annotated[str, typer.Argument(help="Backup id (or a unique prefix of one), or 'latest'.")]
 
 backup_app = typer.Typer(
     help="Back up every datastore of the stack, list, verify (--deep: by restoring), prune.",
