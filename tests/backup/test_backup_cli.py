@@ -78,3 +78,18 @@ def test_list_prints_whole_backup_ids_at_80_columns(
     out = capsys.readouterr().out
     assert max(len(line) for line in out.splitlines()) <= 80
     assert backup_id in out
+
+
+def test_create_and_show_print_each_artifact_note_after_its_component(
+    make_stack: MakeStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = make_stack()
+    (tmp_path / ".env").write_text("SECRET=1\n")
+    note = "! stack-config: .env left out: it may hold secrets and this backup is not encrypted"
+    assert run(stack, "backup", "create") == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [i for i, line in enumerate(lines) if line.split()[:2] in (["✔", "db"], ["✔", "stack-config"])]
+    assert lines.index(note) > max(rows)  # whole, on one line of its own, after the table
+    assert lines[-1].startswith("✔ backup ")
+    assert run(stack, "backup", "show") == 0
+    assert note in capsys.readouterr().out.splitlines()

@@ -21,6 +21,7 @@ from seawall.backup.manifest import Artifact
 from seawall.backup.sources import Target
 from seawall.backup.sources.mysql import defaults_file
 from seawall.backup.sources.mysql_facts import binlog_coordinates
+from seawall.cli.__main__ import main
 from seawall.config import StackConfig
 from seawall.probes.mysql import MysqlTarget
 
@@ -330,3 +331,15 @@ def test_a_myisam_table_is_named_in_a_note(make_stack: MakeStack, new_database: 
     assert len(notes) == 1
     assert "MyISAM: counters" in notes[0]
     assert "orders" not in notes[0]
+
+
+def test_backup_create_prints_a_note_as_the_datastore_wrote_it(
+    make_stack: MakeStack, new_database: NewDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = new_database("CREATE TABLE `log[bold]` (n INT) ENGINE=MyISAM")  # Rich markup, were it not escaped
+    stack = make_stack({"db": {"datastore": {"kind": "mysql", "url": url}}})
+    assert main(["-f", str(stack.source), "backup", "create", "-c", "db"]) == 0
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("! db: ")]
+    assert len(notes) == 1
+    assert "tables without transactions" in notes[0]
+    assert "(MyISAM: log[bold])" in notes[0]

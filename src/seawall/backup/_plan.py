@@ -9,7 +9,7 @@ from pathlib import Path
 from seawall.backup._locations import checked_location
 from seawall.backup.crypto import Encryption, load_identity
 from seawall.backup.errors import BackupNotFound
-from seawall.backup.manifest import Artifact, Manifest
+from seawall.backup.manifest import Artifact, Manifest, is_backup_id
 from seawall.backup.repository import Repository
 from seawall.backup.sources import (
     CONFIG_COMPONENT,
@@ -163,16 +163,25 @@ def as_recorded(target: Target, artifact: Artifact) -> Target:
 
 
 SAFETY_TAG = "pre-restore"
+SHOWN_CANDIDATES = 5  # ids an ambiguous prefix names, before "and N more"
 
 
 def find_backup(repo: Repository, stack: str, backup_id: str, component: str | None = None) -> Manifest:
-    """A backup by id, or the newest ('latest') that holds ``component`` if one is named.
+    """A backup by id (or a unique prefix of one), or the newest ('latest') holding ``component`` if named.
 
     'latest' passes over the safety backups a forced restore takes: they hold the data that was
     about to be overwritten, often the very state being recovered from, and only its components.
     """
-    if backup_id != "latest":
-        return repo.read_manifest(stack, backup_id)
+    if backup_id == "latest":
+        return _latest(repo, stack, component)
+    if not is_backup_id(backup_id):  # a whole id is read as given: all are one length, none begins another
+        backup_id = complete_id(backup_id, repo.backup_ids(stack))
+    # the repository checks the id's shape before it becomes a directory name
+    return repo.read_manifest(stack, backup_id)
+
+
+def _latest(repo: Repository, stack: str, component: str | None) -> Manifest:
+    """The newest backup that is no safety backup (and holds ``component``); BackupNotFound if none."""
     for candidate in reversed(repo.backup_ids(stack)):
         manifest = repo.read_manifest(stack, candidate)
         if SAFETY_TAG in manifest.tags:
@@ -181,3 +190,24 @@ def find_backup(repo: Repository, stack: str, backup_id: str, component: str | N
             return manifest
     what = f" holding {component!r}" if component else ""
     raise BackupNotFound(f"there is no backup{what} of stack {stack} yet", hint="run `seawall backup create`")
+
+
+def complete_id(prefix: str, ids: Sequence[str]) -> str:
+    """The one id in ``ids`` that begins with ``prefix`` (an exact id wins), as docker and restic accept.
+
+    UsageError when several begin with it, naming a few. When none does, ``prefix`` comes back as
+    it is, to fail as any unknown id does when read: the repository's check of an id's shape keeps
+    ``..`` or ``/`` out of its paths.
+    """
+    if prefix in ids:
+        return prefix
+    matches = [i for i in ids if prefix and i.startswith(prefix)]  # '' would pick any lone backup
+    if len(matches) <= 1:
+        return matches[0] if matches else prefix
+    named = ", ".join(matches[:SHOWN_CANDIDATES])
+    more = len(matches) - SHOWN_CANDIDATES
+    raise UsageError(
+        f"backup id prefix {prefix!r} is ambiguous, {len(matches)} backups begin with it: {named}"
+        + (f" and {more} more" if more > 0 else ""),
+        hint="give more of the id (`seawall backup list` shows them whole)",
+    )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from seawall.cli.context import console, options
-from seawall.cli.render import mark, print_json, rpo_lines, table
+from seawall.cli.render import mark, print_artifact_notes, print_json, rpo_lines, table
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -25,7 +25,7 @@ Identity = Annotated[
         "--identity", "-i", help="age identity file that opens encrypted backups.", show_default=False
     ),
 ]
-BackupId = Annotated[str, typer.Argument(help="Backup id, or 'latest'.")]
+BackupId = Annotated[str, typer.Argument(help="Backup id (or a unique prefix of one), or 'latest'.")]
 
 backup_app = typer.Typer(
     help="Back up every datastore of the stack, list, verify (--deep: by restoring), prune.",
@@ -100,6 +100,7 @@ def create(
     ]
     rows += [[mark("fail"), f.component, f.kind, "", "", "", f.error] for f in result.failed]
     out.print(table(None, ["", "component", "kind", "size", "stored", "time", "error"], rows))
+    print_artifact_notes(out, result.artifacts)
     for note in result.notes:
         out.print(f"[dim]{note}[/]")
     if result.committed:
@@ -202,6 +203,7 @@ def show(ctx: typer.Context, backup_id: BackupId = "latest", json_out: Json = Fa
     ]
     if images:
         out.print(table("images that ran", ["service", "image", "id", "registry digests"], images))
+    print_artifact_notes(out, m.artifacts)
     for f in m.failed:
         out.print(f"{mark('fail')} {f.component}: {f.error}")
     for c in detail.checks:

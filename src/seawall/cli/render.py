@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Collection, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from seawall.backup.manifest import Artifact
 
 MARKS = {
     "ok": "[green]✔[/]",
@@ -47,6 +52,19 @@ def table(
     for row in cells:
         out.add_row(*row)
     return out
+
+
+def print_artifact_notes(out: Console, artifacts: Iterable[Artifact]) -> None:
+    """Each note of each artifact as a warning line of its own, after its component.
+
+    Notes quote what datastores report (table names, server errors): escaped, so that a ``[`` in
+    them is printed rather than taken for Rich markup, and never wrapped, so that one grep finds one.
+    """
+    from rich.markup import escape
+
+    for a in artifacts:
+        for note in a.notes:
+            out.print(f"{mark('warn')} {escape(a.component)}: {escape(note)}", soft_wrap=True)
 
 
 def rpo_lines(figures: Sequence[Any]) -> list[str]:
