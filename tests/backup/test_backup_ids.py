@@ -119,7 +119,7 @@ def test_a_prefix_no_backup_begins_with_is_not_found(
 ) -> None:
     stack, _, _ = two_ids
     assert cli(stack, "backup", "show", "1999") == 2
-    assert "'1999' is not a backup id" in capsys.readouterr().err
+    assert "'1999' is not a backup id, nor the beginning of one in stack shop" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", [["backup", "show"], ["backup", "verify"], ["restore", "--force"]])

@@ -176,6 +176,11 @@ def find_backup(repo: Repository, stack: str, backup_id: str, component: str | N
         return _latest(repo, stack, component)
     if not is_backup_id(backup_id):  # a whole id is read as given: all are one length, none begins another
         backup_id = complete_id(backup_id, repo.backup_ids(stack))
+        if not is_backup_id(backup_id):
+            raise BackupNotFound(
+                f"{backup_id!r} is not a backup id, nor the beginning of one in stack {stack}",
+                hint="`seawall backup list` shows them",
+            )
     # the repository checks the id's shape before it becomes a directory name
     return repo.read_manifest(stack, backup_id)
 
