@@ -330,3 +330,21 @@ def test_a_myisam_table_is_named_in_a_note(make_stack: MakeStack, new_database: 
     assert len(notes) == 1
     assert "MyISAM: counters" in notes[0]
     assert "orders" not in notes[0]
+
+
+def test_a_deep_verify_the_user_may_not_create_a_database_for_fails_readably(
+    make_stack: MakeStack, new_database: NewDatabase, new_user: NewUser
+) -> None:
+    """The scratch database is refused; dropping it afterwards is refused too, and must not hide the
+    first refusal behind a traceback."""
+    url = new_database("CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+    name = url.rsplit("/", 1)[1]
+    server = new_user("pw", f"{DUMP_ONLY} ON {name}.*")
+    stack = make_stack({"db": {"datastore": {"kind": "mysql", "url": f"{server}/{name}"}}})
+    backup = create_backup(stack, components=["db"])
+    assert backup.ok, backup.failed
+    result = verify_backup(stack, backup.id, deep=True)
+    assert not result.ok
+    (check,) = result.checks
+    assert "Access denied" in check.detail
+    assert "seawall_verify_" in check.detail

@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
@@ -320,17 +320,33 @@ class MysqlDatastore:
         assert like.url is not None
         from urllib.parse import urlsplit, urlunsplit
 
-        with _connect(like.url, use_db=False) as conn, conn.cursor() as cur:
-            cur.execute(
-                "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE %s",
-                (PREFIX + "%",),
-            )
-            for old in stale(str(row[0]) for row in cur.fetchall()):
-                cur.execute(f"DROP DATABASE IF EXISTS {_q(old)}")
+        try:
+            with _connect(like.url, use_db=False) as conn, conn.cursor() as cur:
+                cur.execute(
+                    "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE %s",
+                    (PREFIX + "%",),
+                )
+                for old in stale(str(row[0]) for row in cur.fetchall()):
+                    cur.execute(f"DROP DATABASE IF EXISTS {_q(old)}")
+        except pymysql.MySQLError as exc:
+            raise _error(exc, like.url, "scratch database failed") from exc
         name = scratch_name()
         url = urlunsplit(urlsplit(like.url)._replace(path="/" + name))
         try:
             yield Target(kind="mysql", url=url, extra={**like.extra, "scratch": True})
-        finally:
-            with _connect(like.url, use_db=False) as conn, conn.cursor() as cur:
-                cur.execute(f"DROP DATABASE IF EXISTS {_q(name)}")
+        except BaseException:
+            # a user who may not create it may not drop it either: that refusal must not hide the first
+            # (the next scratch sweeps a database left behind)
+            with suppress(BackupError):
+                _drop(like.url, name)
+            raise
+        _drop(like.url, name)
+
+
+def _drop(url: str, database: str) -> None:
+    """DROP DATABASE IF EXISTS on the server of ``url`` (BackupError if refused)."""
+    try:
+        with _connect(url, use_db=False) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {_q(database)}")
+    except pymysql.MySQLError as exc:
+        raise _error(exc, url, f"could not drop {database}") from exc
