@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -186,3 +189,92 @@ def private_redis(directory: Path, *extra: str) -> Iterator[int]:
     finally:
         proc.kill()
         proc.wait()
+
+
+@dataclass(frozen=True)
+class Mariadb:
+    """A private mariadbd: root without a password over TCP on ``port``; its binlogs, if on, are
+    ``directory/binlog.*``."""
+
+    port: int
+    proc: subprocess.Popen[bytes]
+    directory: Path
+
+    @property
+    def url(self) -> str:
+        """The server's URL, without a database."""
+        return f"mysql://root@127.0.0.1:{self.port}"
+
+    def connect(self, database: str | None = None) -> pymysql.Connection[pymysql.cursors.Cursor]:
+        """A root connection, autocommitting."""
+        return pymysql.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user="root",
+            database=database,
+            autocommit=True,
+            charset="utf8mb4",
+        )
+
+
+MARIADB_DIR = "seawall-my-"
+
+
+def sweep_mariadb_dirs() -> None:
+    """Remove the directories of private mariadbds whose test process died without its teardown (each
+    holds a datadir): their names carry that process's pid."""
+    for path in Path(tempfile.gettempdir()).glob(f"{MARIADB_DIR}*"):
+        found = re.fullmatch(rf"{MARIADB_DIR}(\d+)-.*", path.name)
+        if found and not psutil.pid_exists(int(found.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def start_mariadb(*options: str, binlog: bool = False) -> Mariadb:
+    """A new mariadbd of our own (a fresh datadir in a new temporary directory, a free port), answering.
+
+    The caller kills ``proc`` and removes ``directory``. The kernel kills the server if this process dies
+    first (setpriv's parent-death signal; it follows the thread that started it, so start it from a
+    thread that lives as long as the test process, as fixtures do).
+    """
+    # short: the socket path is limited to about 100 bytes
+    directory = Path(tempfile.mkdtemp(prefix=f"{MARIADB_DIR}{os.getpid()}-"))
+    data = directory / "data"
+    small = ["--innodb-buffer-pool-size=32M", "--innodb-log-file-size=8M"]
+    # root@localhost without a password (also over TCP from 127.0.0.1), as on the shared server
+    install = ["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root", "--skip-test-db"]
+    install += ["--auth-root-authentication-method=normal", "--skip-name-resolve", *small]
+    argv = ["mariadbd", "--no-defaults", f"--datadir={data}", f"--socket={directory}/sock", "--user=root"]
+    argv += ["--bind-address=127.0.0.1", "--skip-name-resolve", f"--pid-file={directory}/pid", *small]
+    argv += [f"--log-error={directory}/error.log", "--innodb-flush-log-at-trx-commit=0"]
+    argv += [f"--log-bin={directory}/binlog", "--server-id=1"] if binlog else ["--skip-log-bin"]
+    setpriv = shutil.which("setpriv")
+    prefix = [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
+    try:
+        subprocess.run(install, check=True, capture_output=True, timeout=60)
+        port = free_port()
+        proc = subprocess.Popen(
+            [*prefix, *argv, f"--port={port}", *options], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    server = Mariadb(port, proc, directory)
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            log = (directory / "error.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"the private mariadbd exited with status {proc.returncode}: {log}")
+        try:
+            server.connect().close()
+        except pymysql.MySQLError:
+            return False
+        return True
+
+    try:
+        wait_for(up, timeout=30, what="the private mariadbd to accept connections")
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return server

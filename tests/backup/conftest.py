@@ -1,8 +1,10 @@
-"""Backup test fixtures: a stack directory with a files and a SQLite datastore; private Redis servers."""
+"""Backup test fixtures: a stack directory with a files and a SQLite datastore; private Redis and MariaDB
+servers."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
@@ -12,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from _helpers import free_port, start_redis
+from _helpers import Mariadb, free_port, start_mariadb, start_redis, sweep_mariadb_dirs
 from seawall.config import StackConfig, load_stack
 
 MakeStack = Callable[..., StackConfig]
@@ -89,6 +91,31 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     for proc in procs:
         proc.kill()
         proc.wait()
+
+
+MariadbServer = Callable[..., Mariadb]
+
+
+@pytest.fixture(scope="module")
+def mariadb_server() -> Iterator[MariadbServer]:
+    """Private mariadbds (never the shared server), ``make(*options, binlog=False)``; each is killed and
+    its directory removed when the module's tests are done (one module's servers are started once)."""
+    if not (shutil.which("mariadb-install-db") and shutil.which("mariadbd")):
+        pytest.skip("mariadb-install-db / mariadbd are not installed")
+    sweep_mariadb_dirs()
+    started: list[Mariadb] = []
+
+    def make(*options: str, binlog: bool = False) -> Mariadb:
+        started.append(start_mariadb(*options, binlog=binlog))
+        return started[-1]
+
+    try:
+        yield make
+    finally:
+        for server in started:
+            server.proc.kill()
+            server.proc.wait()
+            shutil.rmtree(server.directory, ignore_errors=True)
 
 
 @pytest.fixture

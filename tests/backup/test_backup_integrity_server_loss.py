@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import psutil
 import pymysql
 import pytest
 import redis
 
-from _helpers import free_port, mariadb_admin, wait_for
+from _helpers import Mariadb, mariadb_admin, wait_for
 from seawall.backup import create_backup, show_backup
 from seawall.backup.create import BackupResult
 from seawall.config import StackConfig
 
 MakeStack = Callable[..., StackConfig]
 RedisServer = Callable[..., tuple[str, subprocess.Popen[bytes]]]
+MariadbServer = Callable[..., Mariadb]
 
 pytestmark = pytest.mark.integration
 
@@ -119,47 +117,10 @@ def test_mariadb_dump_connection_killed_mid_dump(make_stack: MakeStack, mariadb_
 
 
 @pytest.fixture
-def private_mariadb() -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+def private_mariadb(mariadb_server: MariadbServer) -> tuple[int, subprocess.Popen[bytes]]:
     """A mariadbd of our own (own datadir, free port): its port and process; killed and removed after."""
-    if not (shutil.which("mariadb-install-db") and shutil.which("mariadbd")):
-        pytest.skip("mariadb-install-db / mariadbd are not installed")
-    with tempfile.TemporaryDirectory(prefix="seawall-my-") as tmp:  # short: the socket path is limited
-        data = Path(tmp) / "data"
-        # root@localhost without a password (also over TCP from 127.0.0.1), as on the shared server
-        install = [
-            "mariadb-install-db",
-            "--no-defaults",
-            f"--datadir={data}",
-            "--user=root",
-            "--skip-test-db",
-        ]
-        install.append("--auth-root-authentication-method=normal")
-        subprocess.run(install, check=True, capture_output=True)
-        port = free_port()
-        argv = [
-            "mariadbd",
-            "--no-defaults",
-            f"--datadir={data}",
-            f"--port={port}",
-            "--bind-address=127.0.0.1",
-        ]
-        argv += [f"--socket={tmp}/sock", "--user=root", "--skip-log-bin", "--innodb-buffer-pool-size=64M"]
-        argv += ["--innodb-log-file-size=16M", "--innodb-flush-log-at-trx-commit=0"]
-        server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-
-            def up() -> bool:
-                try:
-                    pymysql.connect(host="127.0.0.1", port=port, user="root").close()
-                    return True
-                except pymysql.MySQLError:
-                    return False
-
-            wait_for(up, timeout=30, what="the private mariadbd to accept connections")
-            yield port, server
-        finally:
-            server.kill()
-            server.wait()
+    server = mariadb_server()
+    return server.port, server.proc
 
 
 def test_a_private_mariadb_server_killed_mid_dump(

@@ -343,3 +343,43 @@ def test_backup_create_prints_a_note_as_the_datastore_wrote_it(
     assert len(notes) == 1
     assert "tables without transactions" in notes[0]
     assert "(MyISAM: log[bold])" in notes[0]
+
+
+def test_a_user_with_reload_but_not_process_backs_up_with_a_note_naming_process(
+    make_stack: MakeStack, new_database: NewDatabase, new_user: NewUser
+) -> None:
+    """Seeing the dump's snapshot open reads INNODB_TRX, which needs PROCESS: without it no lock is taken
+    and the note says why (with binary logging on, MariaDB's dump says when instead: see the binlog tests)."""
+    url = new_database("CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+    name = url.rsplit("/", 1)[1]
+    server = new_user("pw", "RELOAD ON *.*")
+    admin(f"GRANT {DUMP_ONLY} ON {name}.* TO '{server.split('//')[1].split(':')[0]}'@'127.0.0.1'")
+    stack = make_stack({"db": {"datastore": {"kind": "mysql", "url": f"{server}/{name}"}}})
+    backup = create_backup(stack, components=["db"])
+    assert backup.ok, backup.failed
+    art = backup.artifacts[0]
+    assert [n for n in art.notes if n.startswith("no global read lock") and "PROCESS" in n], art.notes
+    assert art.position == {
+        "binlog": "unavailable",
+        "reason": "binary logging is off on the server (log_bin)",
+        "character_set": "utf8mb4",
+        "collation": str(schema_collation(url)[1]),
+    }
+
+
+def test_a_deep_verify_the_user_may_not_create_a_database_for_fails_readably(
+    make_stack: MakeStack, new_database: NewDatabase, new_user: NewUser
+) -> None:
+    """The scratch database is refused; dropping it afterwards is refused too, and must not hide the
+    first refusal behind a traceback."""
+    url = new_database("CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+    name = url.rsplit("/", 1)[1]
+    server = new_user("pw", f"{DUMP_ONLY} ON {name}.*")
+    stack = make_stack({"db": {"datastore": {"kind": "mysql", "url": f"{server}/{name}"}}})
+    backup = create_backup(stack, components=["db"])
+    assert backup.ok, backup.failed
+    result = verify_backup(stack, backup.id, deep=True)
+    assert not result.ok
+    (check,) = result.checks
+    assert "Access denied" in check.detail
+    assert "seawall_verify_" in check.detail

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +73,7 @@ _STATUS_STATEMENTS = ("SHOW BINLOG STATUS", "SHOW BINARY LOG STATUS", "SHOW MAST
 _ER_PARSE_ERROR = 1064
 
 
-def _unavailable(reason: str) -> dict[str, Any]:
+def unavailable(reason: str) -> dict[str, Any]:
     return {"binlog": "unavailable", "reason": reason}
 
 
@@ -96,21 +97,32 @@ def binlog_coordinates(cur: pymysql.cursors.Cursor, mariadb: bool) -> dict[str, 
         except pymysql.MySQLError as exc:
             if exc.args and exc.args[0] == _ER_PARSE_ERROR:
                 continue
-            return _unavailable(f"{statement}: {exc.args[-1]}")
+            return unavailable(f"{statement}: {exc.args[-1]}")
         status = cur.fetchone()
         if not status:
-            return _unavailable(f"{statement} reports no binary log")
+            return unavailable(f"{statement} reports no binary log")
         return {"binlog_file": status[0], "binlog_pos": int(status[1])}
-    return _unavailable("the server knows none of " + ", ".join(_STATUS_STATEMENTS))
+    return unavailable("the server knows none of " + ", ".join(_STATUS_STATEMENTS))
+
+
+def binlog_enabled(cur: pymysql.cursors.Cursor) -> bool:
+    """Whether the server writes a binary log."""
+    cur.execute("SELECT @@log_bin")
+    row = cur.fetchone()
+    return bool(row and int(row[0]))
+
+
+BINLOG_OFF = "binary logging is off on the server (log_bin)"
 
 
 def positions(conn: Conn, mariadb: bool) -> dict[str, Any]:
-    """Binlog coordinates and GTID position of the session's snapshot, or why there are none."""
+    """Binlog coordinates and GTID position of the session's snapshot, or why there are none.
+
+    Only under the global read lock is the GTID position (the server's current one) that of the snapshot.
+    """
     with conn.cursor() as cur:
-        cur.execute("SELECT @@log_bin")
-        row = cur.fetchone()
-        if not row or not int(row[0]):
-            return _unavailable("binary logging is off on the server (log_bin)")
+        if not binlog_enabled(cur):
+            return unavailable(BINLOG_OFF)
         pos = binlog_coordinates(cur, mariadb)
         for var in ("gtid_binlog_pos", "gtid_executed"):
             try:
@@ -120,3 +132,27 @@ def positions(conn: Conn, mariadb: bool) -> dict[str, Any]:
             except pymysql.MySQLError:
                 continue
         return pos
+
+
+# mariadb-dump --master-data=2 writes, as a comment after its header, the binlog coordinates of its own
+# consistent snapshot (the binlog_snapshot_* status: no lock, no privilege), once that snapshot is open
+_DUMPED_POSITION = re.compile(
+    rb"^-- CHANGE MASTER TO MASTER_LOG_FILE='([^'\n]+)', MASTER_LOG_POS=(\d+);$", re.M
+)
+
+
+def dumped_position(head: bytes) -> tuple[str, int] | None:
+    """The binlog file and position mariadb-dump wrote in ``head``, its output so far (None: not yet)."""
+    found = _DUMPED_POSITION.search(head)
+    return (found.group(1).decode(errors="replace"), int(found.group(2))) if found else None
+
+
+def gtid_at(cur: pymysql.cursors.Cursor, file: str, pos: int) -> str | None:
+    """MariaDB's GTID position at a binlog file and offset, as mariadb-dump computes it for its own snapshot
+    (None: the server cannot tell, e.g. the file was purged meanwhile)."""
+    try:
+        cur.execute("SELECT BINLOG_GTID_POS(%s, %s)", (file, pos))
+    except pymysql.MySQLError:
+        return None
+    row = cur.fetchone()
+    return None if not row or row[0] is None else str(row[0])
