@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -278,3 +279,15 @@ def start_mariadb(*options: str, binlog: bool = False) -> Mariadb:
         shutil.rmtree(directory, ignore_errors=True)
         raise
     return server
+
+
+def order_count(path: Path) -> int:
+    """Rows in the ``orders`` table of the SQLite file the backup tests' stacks hold."""
+    with sqlite3.connect(path) as db:
+        return int(db.execute("SELECT count(*) FROM orders").fetchone()[0])
+
+
+def delete_orders(path: Path, keep: int) -> None:
+    """Lose all but the first ``keep`` orders of that file: what a restore has to bring back."""
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM orders WHERE id > ?", (keep,))

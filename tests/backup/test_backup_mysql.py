@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pymysql
 import pytest
 
-from seawall.backup import create_backup, verify_backup
+from seawall.backup import BackupResult, create_backup, verify_backup
 from seawall.backup import restore as run_restore
 from seawall.backup._plan import as_recorded
 from seawall.backup.errors import BackupError
@@ -258,15 +258,23 @@ def test_a_row_bigger_than_half_the_servers_packet_limit_fails_to_restore_with_a
 DUMP_ONLY = "SELECT, LOCK TABLES, SHOW VIEW, EVENT, TRIGGER"  # no RELOAD, no REPLICATION CLIENT
 
 
-def test_a_backup_without_binlog_privileges_records_the_position_as_unavailable(
+def dump_only_backup(
     make_stack: MakeStack, new_database: NewDatabase, new_user: NewUser
-) -> None:
+) -> tuple[StackConfig, BackupResult]:
+    """A one-row database backed up by a user who may dump it and nothing more."""
     url = new_database("CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
     name = url.rsplit("/", 1)[1]
     server = new_user("pw", f"{DUMP_ONLY} ON {name}.*")
     stack = make_stack({"db": {"datastore": {"kind": "mysql", "url": f"{server}/{name}"}}})
     backup = create_backup(stack, components=["db"])
     assert backup.ok, backup.failed
+    return stack, backup
+
+
+def test_a_backup_without_binlog_privileges_records_the_position_as_unavailable(
+    make_stack: MakeStack, new_database: NewDatabase, new_user: NewUser
+) -> None:
+    _, backup = dump_only_backup(make_stack, new_database, new_user)
     position = backup.artifacts[0].position
     assert position["binlog"] == "unavailable"
     assert position["reason"]
@@ -372,12 +380,7 @@ def test_a_deep_verify_the_user_may_not_create_a_database_for_fails_readably(
 ) -> None:
     """The scratch database is refused; dropping it afterwards is refused too, and must not hide the
     first refusal behind a traceback."""
-    url = new_database("CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
-    name = url.rsplit("/", 1)[1]
-    server = new_user("pw", f"{DUMP_ONLY} ON {name}.*")
-    stack = make_stack({"db": {"datastore": {"kind": "mysql", "url": f"{server}/{name}"}}})
-    backup = create_backup(stack, components=["db"])
-    assert backup.ok, backup.failed
+    stack, backup = dump_only_backup(make_stack, new_database, new_user)
     result = verify_backup(stack, backup.id, deep=True)
     assert not result.ok
     (check,) = result.checks

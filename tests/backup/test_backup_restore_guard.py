@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -11,6 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from _helpers import delete_orders, order_count
 from seawall.backup import create_backup, restore, show_backup, verify_backup
 from seawall.backup._plan import target_for
 from seawall.backup.manifest import Artifact
@@ -20,16 +20,6 @@ from seawall.errors import UsageError
 from seawall.runtime import Runtime, get_runtime, shutdown
 
 MakeStack = Callable[..., StackConfig]
-
-
-def rows(path: Path) -> int:
-    with sqlite3.connect(path) as db:
-        return int(db.execute("SELECT count(*) FROM orders").fetchone()[0])
-
-
-def delete_rows(path: Path, keep: int) -> None:
-    with sqlite3.connect(path) as db:
-        db.execute("DELETE FROM orders WHERE id > ?", (keep,))
 
 
 def test_a_sqlite_path_with_uri_characters_is_the_file_backed_up(
@@ -47,7 +37,7 @@ def test_a_sqlite_path_with_uri_characters_is_the_file_backed_up(
     elsewhere = tmp_path / "other#2" / "copy.db"
     elsewhere.parent.mkdir()
     assert restore(stack, backup.id, component="db", to=str(elsewhere)).components[0].fingerprint_ok
-    assert rows(elsewhere) == 500
+    assert order_count(elsewhere) == 500
 
 
 def artifact(kind: str, component: str = "db") -> Artifact:
@@ -101,18 +91,18 @@ def test_latest_passes_over_safety_backups_and_a_to_targets_copy_is_filed_apart(
 ) -> None:
     stack = make_stack()
     full = create_backup(stack)
-    delete_rows(tmp_path / "app.db", 10)
+    delete_orders(tmp_path / "app.db", 10)
     first = restore(stack, "latest", force=True)
     assert first.id == full.id
     assert first.safety_backup is not None
-    delete_rows(tmp_path / "app.db", 20)
+    delete_orders(tmp_path / "app.db", 20)
     again = restore(stack, "latest", component="db", force=True)
     assert again.id == full.id  # not the safety backup the first restore took
-    assert rows(tmp_path / "app.db") == 500
+    assert order_count(tmp_path / "app.db") == 500
 
     other = tmp_path / "other.db"
     restore(stack, full.id, component="db", to=str(other))
-    delete_rows(other, 5)
+    delete_orders(other, 5)
     over = restore(stack, full.id, component="db", to=str(other), force=True)
     assert over.safety_backup is not None
     safety = show_backup(stack, over.safety_backup).manifest
@@ -123,7 +113,7 @@ def test_latest_passes_over_safety_backups_and_a_to_targets_copy_is_filed_apart(
         restore(stack, over.safety_backup, force=True)
     back = tmp_path / "back.db"
     restore(stack, over.safety_backup, component="db@to", to=str(back))
-    assert rows(back) == 5
+    assert order_count(back) == 5
 
 
 @pytest.fixture
@@ -163,19 +153,19 @@ def test_the_owner_and_the_dependents_are_stopped_for_a_restore_and_left_stopped
     backup = create_backup(stack, components=["db"])
     before = pids(runtime)
     assert all(before.values())
-    delete_rows(stack.root / "app.db", 10)
+    delete_orders(stack.root / "app.db", 10)
     result = restore(stack, backup.id, force=True, runtime=runtime)
     assert set(result.stopped) == {"db", "web"}
     after = pids(runtime)
     assert after["db"] != before["db"]
     assert after["web"] != before["web"]
     assert after["other"] == before["other"]
-    assert rows(stack.root / "app.db") == 500
+    assert order_count(stack.root / "app.db") == 500
 
     def interrupt(component: str, done: int, total: int | None) -> None:
         raise KeyboardInterrupt  # Ctrl-C as the restore starts writing
 
-    delete_rows(stack.root / "app.db", 10)
+    delete_orders(stack.root / "app.db", 10)
     with pytest.raises(RestoreInterrupted) as caught:
         restore(stack, backup.id, force=True, runtime=runtime, progress=interrupt)
     message = str(caught.value)

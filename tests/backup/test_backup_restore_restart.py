@@ -7,17 +7,15 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from _helpers import free_port, run_cli
+from _helpers import delete_orders, free_port, order_count, run_cli
 from seawall.backup import create_backup, list_backups, restore, show_backup
 from seawall.backup.restore import RestartFailed, RestoreInterrupted
 from seawall.backup.restore_plan import users
@@ -26,16 +24,6 @@ from seawall.runtime import Runtime, get_runtime, shutdown
 
 MakeStack = Callable[..., StackConfig]
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]
-
-
-def rows(path: Path) -> int:
-    with sqlite3.connect(path) as db:
-        return int(db.execute("SELECT count(*) FROM orders").fetchone()[0])
-
-
-def delete_rows(path: Path, keep: int) -> None:
-    with sqlite3.connect(path) as db:
-        db.execute("DELETE FROM orders WHERE id > ?", (keep,))
 
 
 def listener(port: int, delay: float) -> list[str]:
@@ -125,7 +113,7 @@ def test_a_restore_stops_the_whole_chain_and_returns_once_it_is_ready_again(
     before = all_alive(runtime)
     assert all(before.values())
     backup = create_backup(stack, components=["db"])
-    delete_rows(stack.root / "app.db", 10)
+    delete_orders(stack.root / "app.db", 10)
     result = restore(stack, backup.id, force=True, runtime=runtime)
     assert result.stopped == ("db", "api", "web")
     # returned only once web's readiness probe passed: its port is open now, not in a second
@@ -136,7 +124,7 @@ def test_a_restore_stops_the_whole_chain_and_returns_once_it_is_ready_again(
     assert all(after.values())
     assert {n for n in ("db", "api", "web") if after[n] == before[n]} == set()
     assert after["other"] == before["other"]
-    assert rows(stack.root / "app.db") == 500
+    assert order_count(stack.root / "app.db") == 500
 
 
 @pytest.mark.integration
@@ -146,7 +134,7 @@ def test_a_service_that_does_not_come_back_is_reported_and_the_restore_still_sta
     stack, runtime, _ = chain
     all_alive(runtime)
     backup = create_backup(stack, components=["db"])
-    delete_rows(stack.root / "app.db", 10)
+    delete_orders(stack.root / "app.db", 10)
     (stack.root / "broken").touch()  # web exits 3 when started again
     with pytest.raises(RestartFailed) as caught:
         restore(stack, backup.id, force=True, runtime=runtime)
@@ -155,7 +143,7 @@ def test_a_service_that_does_not_come_back_is_reported_and_the_restore_still_sta
     assert "'web'" in message
     assert "seawall up db api web" in (caught.value.hint or "")
     assert caught.value.exit_code == 1
-    assert rows(stack.root / "app.db") == 500
+    assert order_count(stack.root / "app.db") == 500
     restores = show_backup(stack, backup.id).restores
     assert [r["ok"] for r in restores] == [True]
 
@@ -167,7 +155,7 @@ def test_dry_run_checks_everything_says_what_it_would_do_and_writes_nothing(
     stack, runtime, _ = chain
     before = all_alive(runtime)
     backup = create_backup(stack, components=["db"])
-    delete_rows(stack.root / "app.db", 10)
+    delete_orders(stack.root / "app.db", 10)
     count = len(list_backups(stack).backups)
 
     wide = {**os.environ, "COLUMNS": "200"}
@@ -187,7 +175,7 @@ def test_dry_run_checks_everything_says_what_it_would_do_and_writes_nothing(
     assert [(t["component"], t["occupied"]) for t in plan["targets"]] == [("db", True)]
 
     # nothing written, nobody stopped, no safety backup taken
-    assert rows(stack.root / "app.db") == 10
+    assert order_count(stack.root / "app.db") == 10
     assert pids(runtime) == before
     assert len(list_backups(stack).backups) == count
     assert show_backup(stack, backup.id).restores == ()
@@ -228,7 +216,7 @@ def test_ctrl_c_while_waiting_for_readiness_says_the_data_is_restored(make_stack
         runtime.start(["db", "web"])
         all_alive(runtime)
         backup = create_backup(stack, components=["db"])
-        delete_rows(stack.root / "app.db", 10)
+        delete_orders(stack.root / "app.db", 10)
         # Ctrl-C once the restart waits; a CI runner's background job starts with SIGINT ignored,
         # and then interrupt_main would do nothing
         handler = signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -243,7 +231,7 @@ def test_ctrl_c_while_waiting_for_readiness_says_the_data_is_restored(make_stack
         assert "is complete and its fingerprints match" in str(caught.value)
         assert "interrupted" in str(caught.value)
         assert caught.value.exit_code == 130
-        assert rows(stack.root / "app.db") == 500
+        assert order_count(stack.root / "app.db") == 500
     finally:
         runtime.close()
         shutdown(stack)
