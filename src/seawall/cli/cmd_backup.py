@@ -377,5 +377,5 @@ def _occupancy(occupied: bool, force: bool) -> str:
     if not occupied:
         return "empty"
     if force:
-        return "has data: a safety backup first, then overwritten"
+        return "has data: safety backup, then overwrite"
     return "has data: refused without --force"
