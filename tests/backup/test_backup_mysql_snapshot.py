@@ -26,7 +26,8 @@ from _helpers import Mariadb, wait_for
 from seawall.backup import create_backup, verify_backup
 from seawall.backup.create import BackupResult
 from seawall.backup.sources import Target
-from seawall.backup.sources.mysql import MysqlDatastore, _Prefixed, _read_head, _Snapshot
+from seawall.backup.sources._head import Rest
+from seawall.backup.sources.mysql import MysqlDatastore, _read_head, _Snapshot
 from seawall.config import StackConfig
 
 MakeStack = Callable[..., StackConfig]
@@ -297,7 +298,7 @@ def test_the_dumps_position_is_read_from_its_output_which_then_passes_on_whole()
         head, position, unseen = _read_head(stream, time.monotonic() + 10)
         assert (position, unseen) == (("binlog.000042", 123456), None)
         assert POSITION in head
-        prefixed = _Prefixed(head, stream)
+        prefixed = Rest(head, stream)
         parts = [prefixed.read(1000)]
         while part := prefixed.read(65536):
             parts.append(part)

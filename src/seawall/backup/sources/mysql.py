@@ -27,6 +27,7 @@ import pymysql
 from seawall.backup.errors import BackupError
 from seawall.backup.pipeline import Readable
 from seawall.backup.procs import Proc, find_tool
+from seawall.backup.sources._head import Rest
 from seawall.backup.sources._scratch import PREFIX, scratch_name, stale
 from seawall.backup.sources.base import DumpInfo, Target
 from seawall.backup.sources.mysql_facts import (
@@ -189,22 +190,6 @@ def _read_head(stream: IO[bytes], deadline: float) -> tuple[bytes, tuple[str, in
     return head, found, None
 
 
-class _Prefixed:
-    """``head``, then the rest of ``rest``."""
-
-    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
-        self._head, self._rest = head, rest
-
-    def read(self, size: int = -1, /) -> bytes:
-        if not self._head:
-            return self._rest.read(size)
-        if size < 0:
-            data, self._head = self._head + self._rest.read(), b""
-        else:
-            data, self._head = self._head[:size], self._head[size:]
-        return data
-
-
 @dataclass
 class _Snapshot:
     """How the dump's snapshot relates to ours: seen open under the global read lock or not, and where the
@@ -350,7 +335,7 @@ class MysqlDatastore:
                     notes=notes,
                 )
                 assert proc.stdout is not None
-                dump = _MysqlDump(proc, info, source.size, _Prefixed(snapshot.head, proc.stdout))
+                dump = _MysqlDump(proc, info, source.size, Rest(snapshot.head, proc.stdout))
 
                 def run() -> None:
                     try:

@@ -17,11 +17,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any
 
 from seawall.backup.errors import BackupError
 from seawall.backup.pipeline import CHUNK
 from seawall.backup.procs import Proc, find_tool
+from seawall.backup.sources._head import Rest
 from seawall.config.units import format_size
 
 FORMAT = "pg_dump-directory"
@@ -107,47 +108,6 @@ def tree_size(directory: Path) -> int:
     return sum(entry.stat().st_size for entry in os.scandir(directory) if entry.is_file())
 
 
-def read_head(stream: BinaryIO, size: int) -> bytes:
-    """The first ``size`` bytes (fewer at EOF), read past any buffering so the fd can be handed on."""
-    try:
-        fd: int | None = stream.fileno()
-    except (OSError, AttributeError, ValueError):
-        fd = None
-    out = b""
-    while len(out) < size:
-        chunk = os.read(fd, size - len(out)) if fd is not None else stream.read(size - len(out))
-        if not chunk:
-            break
-        out += chunk
-    return out
-
-
-class Rest:
-    """A stream whose first bytes were already read: those bytes again, then the rest."""
-
-    def __init__(self, head: bytes, stream: BinaryIO) -> None:
-        self.head, self.stream = head, stream
-        try:
-            self.fd: int | None = stream.fileno()
-        except (OSError, AttributeError, ValueError):
-            self.fd = None
-
-    def read(self, size: int = -1, /) -> bytes:
-        """The head first, then the stream (past its buffer when it has an fd: see ``read_head``)."""
-        if self.head:
-            out = self.head if size < 0 else self.head[:size]
-            self.head = self.head[len(out) :]
-            return out
-        if self.fd is None:
-            return self.stream.read(size)
-        if size < 0:
-            parts = []
-            while chunk := os.read(self.fd, CHUNK):
-                parts.append(chunk)
-            return b"".join(parts)
-        return os.read(self.fd, size)
-
-
 def feed(rest: Rest, sink: IO[bytes], errors: list[BaseException]) -> threading.Thread:
     """Copy ``rest`` into ``sink`` (a tool's stdin) in a thread; the kernel splices pipe to pipe."""
 
@@ -176,12 +136,10 @@ def feed(rest: Rest, sink: IO[bytes], errors: list[BaseException]) -> threading.
 __all__ = [
     "CUSTOM_MAGIC",
     "FORMAT",
-    "Rest",
     "check_space",
     "data_files",
     "feed",
     "private_dir",
-    "read_head",
     "read_meta",
     "recorded_jobs",
     "tar_proc",

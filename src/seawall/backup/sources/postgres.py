@@ -23,6 +23,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from seawall.backup.errors import BackupError
 from seawall.backup.procs import Proc
+from seawall.backup.sources._head import Rest, read_head
 from seawall.backup.sources._scratch import PREFIX, scratch_name, stale
 from seawall.backup.sources.base import DumpInfo, Target
 from seawall.backup.sources.pg_client import (
@@ -35,11 +36,9 @@ from seawall.backup.sources.pg_client import (
 )
 from seawall.backup.sources.pg_directory import (
     CUSTOM_MAGIC,
-    Rest,
     check_space,
     feed,
     private_dir,
-    read_head,
     tar_proc,
     tree_size,
     write_meta,
